@@ -1,0 +1,8 @@
+// The differentiable op API: include this to build models. Each header lists one op family.
+#pragma once
+
+#include "autograd/engine.h"
+#include "autograd/grad_mode.h"
+#include "autograd/ops/elementwise.h"
+#include "autograd/ops/reduce.h"
+#include "autograd/ops/shape.h"

@@ -1,0 +1,6 @@
+// Umbrella header of the ebm engine: tensors, ops, autograd.
+#pragma once
+
+#include "autograd/ops.h"
+#include "core/philox.h"
+#include "core/tensor.h"

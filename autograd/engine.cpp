@@ -8,7 +8,7 @@
 #include <unordered_set>
 
 #include "autograd/node.h"
-#include "core/ops/elementwise.h"
+#include "autograd/ops/elementwise.h"
 
 namespace ebm {
 
@@ -89,9 +89,10 @@ class Run {
     }
   }
 
-  static Tensor sum_grads(const Tensor& a, const Tensor& b) {
+  // With create_graph the sum is recorded too, so higher-order gradients flow through it.
+  Tensor sum_grads(const Tensor& a, const Tensor& b) const {
     if (!a.defined()) return b;
-    return ops::binary(BinaryOp::Add, a, b);
+    return create_graph_ ? add(a, b) : ops::binary(BinaryOp::Add, a, b);
   }
 
   void deliver_leaf(const std::shared_ptr<AutogradMeta>& leaf, const Tensor& g) {

@@ -38,7 +38,8 @@ inline double close_ratio(const Tensor& a, const Tensor& b, double rel_tol, doub
   auto va = a.to_vector<double>(), vb = b.to_vector<double>();
   double worst = 0;
   for (size_t i = 0; i < va.size(); ++i) {
-    double r = std::fabs(va[i] - vb[i]) / (abs_tol + rel_tol * std::fabs(vb[i]));
+    double diff = std::fabs(va[i] - vb[i]);
+    double r = diff == 0 ? 0.0 : diff / (abs_tol + rel_tol * std::fabs(vb[i]));  // exact match passes tol 0
     if (!(r <= worst)) worst = std::isnan(r) ? INFINITY : r;  // NaN never passes
   }
   return worst;

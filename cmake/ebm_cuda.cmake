@@ -48,6 +48,9 @@ function(ebm_configure_cuda_target target)
   set_target_properties(${target} PROPERTIES CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON
                                              CUDA_SEPARABLE_COMPILATION OFF)
   target_compile_definitions(${target} PUBLIC EBM_WITH_CUDA=1)
+  # For messages such as "no kernel image for this GPU ... this build targets 80-real,90".
+  string(REPLACE ";" "," _ebm_archs "${CMAKE_CUDA_ARCHITECTURES}")
+  target_compile_definitions(${target} PRIVATE EBM_CUDA_ARCHITECTURES_LIST="${_ebm_archs}")
   target_include_directories(${target} PRIVATE ${EBM_CUDNN_INCLUDE_DIR})
   target_compile_options(${target} PRIVATE
     $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -Werror=all-warnings -lineinfo>)

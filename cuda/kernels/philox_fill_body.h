@@ -1,0 +1,138 @@
+// The per-thread body of the Philox fill kernels (cuda/kernels/philox_fill.cu), written as plain
+// EBM_HD code so that tests/cpu/test_philox_fill_body.cpp can run it on the CPU by looping over
+// the very grid the launcher uses: index arithmetic, partial first/last Philox blocks and the
+// grid-stride loop are then tested in CI, and the GPU test only has to show the launch works.
+// The numbers are those of core/philox.h (Philox4x32-10 in cuRAND's stream layout).
+//
+// Work unit: one thread computes one Philox block (4 words) per loop turn and writes up to 4
+// consecutive elements. Element i of a uniform/word fill is word offset+i of the stream, so unit u
+// covers words 4(q0+u) .. 4(q0+u)+3 with q0 = offset/4 and lead = offset%4 words before element 0.
+// A normal pair (elements 2j, 2j+1) takes words offset+2j and offset+2j+1: with an even offset
+// the pairs sit inside a block; with an odd offset unit u covers words 4(q0+u)+1 .. 4(q0+u)+4,
+// so its last pair needs word 0 of the next block, which that thread computes too.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#include "core/common.h"
+#include "core/philox.h"
+
+namespace ebm::cuda::kernels {
+
+enum class PhiloxDist { Word, Uniform, Normal };
+
+// What one fill writes: out[i] = a + b * x_i (as one fused multiply-add, so that CPU and GPU round
+// it identically), x_i the i-th uniform in (0, 1] or standard normal of (seed, offset); for Word,
+// out[i] = the raw 32-bit word offset+i and a, b are unused.
+struct PhiloxFillArgs {
+  int64_t n = 0;
+  uint64_t seed = 0;
+  uint64_t offset = 0;
+  float a = 0.0f;  // uniform: low, normal: mean
+  float b = 1.0f;  // uniform: high - low, normal: standard deviation
+};
+
+// Units of work of a fill, and the first element a unit writes: element(u, j) = 4u + j - lead.
+EBM_HD int64_t philox_fill_lead(PhiloxDist dist, uint64_t offset) {
+  int64_t lead = static_cast<int64_t>(offset & 3u);
+  if (dist == PhiloxDist::Normal) lead &= ~int64_t(1);  // odd offsets start units one word later
+  return lead;
+}
+EBM_HD int64_t philox_fill_units(PhiloxDist dist, int64_t n, uint64_t offset) {
+  return n <= 0 ? 0 : (n + philox_fill_lead(dist, offset) + 3) / 4;
+}
+
+struct PhiloxLaunchDims {
+  int64_t units = 0;
+  uint32_t grid = 0;   // blocks; 0 means nothing to launch
+  uint32_t block = 0;  // threads per block
+};
+
+// The launch the launcher makes: kBlock threads per block, as many blocks as there are units up
+// to max_blocks (a few waves of the device's SMs); the grid-stride loop does the rest.
+constexpr uint32_t kPhiloxBlock = 256;
+inline PhiloxLaunchDims philox_fill_dims(PhiloxDist dist, int64_t n, uint64_t offset,
+                                         int64_t max_blocks) {
+  PhiloxLaunchDims d;
+  d.units = philox_fill_units(dist, n, offset);
+  d.block = kPhiloxBlock;
+  int64_t blocks = (d.units + kPhiloxBlock - 1) / kPhiloxBlock;
+  if (blocks > max_blocks) blocks = max_blocks;
+  d.grid = static_cast<uint32_t>(blocks);
+  return d;
+}
+
+// Output through a raw pointer: one 16-byte store when four elements land on an aligned float4
+// (always, for offset % 4 == 0 and an aligned buffer), scalar stores otherwise.
+template <class T>
+struct PtrOut {
+  T* p;
+  EBM_HD void put(int64_t i, T v) const { p[i] = v; }
+  EBM_HD void put4(int64_t i, T v0, T v1, T v2, T v3) const {
+#if defined(__CUDA_ARCH__)
+    static_assert(sizeof(T) == 4, "put4 stores four 32-bit values");
+    if ((reinterpret_cast<uintptr_t>(p + i) & 15u) == 0) {
+      using V = typename std::conditional<std::is_same<T, float>::value, float4, uint4>::type;
+      *reinterpret_cast<V*>(p + i) = V{v0, v1, v2, v3};
+      return;
+    }
+#endif
+    p[i] = v0;
+    p[i + 1] = v1;
+    p[i + 2] = v2;
+    p[i + 3] = v3;
+  }
+};
+
+// The transform from a Philox word pair / word to the stored value.
+EBM_HD float philox_scale(float a, float b, float x) { return fmaf(b, x, a); }
+
+// One thread's share of a fill. Out needs put(i, v) and put4(i, v0..v3) for element type
+// float (Uniform, Normal) or uint32_t (Word).
+template <PhiloxDist Dist, class Out>
+EBM_HD void philox_fill_body(const PhiloxFillArgs& args, Out out, uint32_t block_idx,
+                             uint32_t thread_idx, uint32_t grid_dim, uint32_t block_dim) {
+  const int64_t n = args.n;
+  const int64_t lead = philox_fill_lead(Dist, args.offset);
+  const int64_t units = philox_fill_units(Dist, n, args.offset);
+  const uint64_t q0 = args.offset >> 2;
+  const int64_t stride = static_cast<int64_t>(grid_dim) * block_dim;
+  for (int64_t u = static_cast<int64_t>(block_idx) * block_dim + thread_idx; u < units;
+       u += stride) {
+    const philox::U32x4 w = philox::block_at(args.seed, q0 + static_cast<uint64_t>(u));
+    // The unit's four values, in element order.
+    typename std::conditional<Dist == PhiloxDist::Word, uint32_t, float>::type v[4];
+    if constexpr (Dist == PhiloxDist::Word) {
+      for (int j = 0; j < 4; ++j) v[j] = w.v[j];
+    } else if constexpr (Dist == PhiloxDist::Uniform) {
+      for (int j = 0; j < 4; ++j) v[j] = philox_scale(args.a, args.b, philox::to_uniform(w.v[j]));
+    } else {
+      const bool odd = (args.offset & 1u) != 0;
+      uint32_t w4 = 0;  // word 0 of the next block, for the straddling pair of an odd offset
+      if (odd) w4 = philox::block_at(args.seed, q0 + static_cast<uint64_t>(u) + 1).v[0];
+      float n0, n1, n2, n3;
+      if (!odd) {
+        philox::box_muller(w.v[0], w.v[1], n0, n1);
+        philox::box_muller(w.v[2], w.v[3], n2, n3);
+      } else {
+        philox::box_muller(w.v[1], w.v[2], n0, n1);
+        philox::box_muller(w.v[3], w4, n2, n3);
+      }
+      v[0] = philox_scale(args.a, args.b, n0);
+      v[1] = philox_scale(args.a, args.b, n1);
+      v[2] = philox_scale(args.a, args.b, n2);
+      v[3] = philox_scale(args.a, args.b, n3);
+    }
+    const int64_t i0 = 4 * u - lead;  // element of v[0]; the first unit may start before 0
+    if (i0 >= 0 && i0 + 4 <= n) {
+      out.put4(i0, v[0], v[1], v[2], v[3]);
+    } else {
+      for (int j = 0; j < 4; ++j)
+        if (i0 + j >= 0 && i0 + j < n) out.put(i0 + j, v[j]);
+    }
+  }
+}
+
+}  // namespace ebm::cuda::kernels

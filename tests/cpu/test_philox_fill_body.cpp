@@ -1,0 +1,170 @@
+// The Philox fill kernels' per-thread body (cuda/kernels/philox_fill_body.h), run on the CPU over
+// the exact grid the launcher uses: every element must be written exactly once and equal the
+// core/philox.h stream, for sizes that are not multiples of 4 or of the block, offsets in every
+// residue mod 4, across Philox subsequence boundaries, and with grids small enough that the
+// grid-stride loop wraps. Needs no GPU and no CUDA toolkit.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "core/philox.h"
+#include "cuda/kernels/philox_fill_body.h"
+
+namespace {
+
+using ebm::cuda::kernels::PhiloxDist;
+using ebm::cuda::kernels::PhiloxFillArgs;
+namespace k = ebm::cuda::kernels;
+
+// Output that records how often each element is written (and catches writes out of range).
+template <class T>
+struct CountingOut {
+  T* p;
+  int* count;
+  int64_t n;
+  int* out_of_range;
+  void put(int64_t i, T v) const {
+    if (i < 0 || i >= n) {
+      ++*out_of_range;
+      return;
+    }
+    p[i] = v;
+    ++count[i];
+  }
+  void put4(int64_t i, T v0, T v1, T v2, T v3) const {
+    put(i, v0);
+    put(i + 1, v1);
+    put(i + 2, v2);
+    put(i + 3, v3);
+  }
+};
+
+// Runs the body over every (block, thread) of the launch the launcher would make with
+// max_blocks, on a poisoned buffer; returns the buffer and checks the write counts.
+template <PhiloxDist Dist, class T>
+std::vector<T> run_grid(const PhiloxFillArgs& args, int64_t max_blocks, T poison) {
+  std::vector<T> out(static_cast<size_t>(args.n), poison);
+  std::vector<int> count(static_cast<size_t>(args.n), 0);
+  int out_of_range = 0;
+  const k::PhiloxLaunchDims d = k::philox_fill_dims(Dist, args.n, args.offset, max_blocks);
+  EXPECT_LE(static_cast<int64_t>(d.grid), max_blocks);
+  EXPECT_EQ(d.grid == 0, args.n == 0);
+  CountingOut<T> sink{out.data(), count.data(), args.n, &out_of_range};
+  for (uint32_t b = 0; b < d.grid; ++b)
+    for (uint32_t t = 0; t < d.block; ++t)
+      k::philox_fill_body<Dist>(args, sink, b, t, d.grid, d.block);
+  EXPECT_EQ(out_of_range, 0);
+  int64_t wrong = 0, first_wrong = -1;
+  for (int64_t i = 0; i < args.n; ++i)
+    if (count[i] != 1 && wrong++ == 0) first_wrong = i;
+  EXPECT_EQ(wrong, 0) << "elements not written exactly once; first is " << first_wrong
+                      << " (written " << (first_wrong >= 0 ? count[first_wrong] : 0) << " times)";
+  return out;
+}
+
+uint32_t bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+const int64_t kSizes[] = {0, 1, 2, 3, 4, 5, 7, 255, 256, 257, 1023, 1024, 1025, 4099, 20011};
+const uint64_t kOffsets[] = {0, 1, 2, 3, 5, 6, 7, 262143, 262142, (uint64_t(1) << 32) + 3};
+// 1: one block strides over everything; 3: ragged wrap; 1056: an H100's 132 SMs x 8 waves.
+const int64_t kMaxBlocks[] = {1, 3, 1056};
+const uint64_t kSeeds[] = {0, 42, 0x9E3779B97F4A7C15ull};
+
+TEST(PhiloxFillBody, LaunchDimensions) {
+  EXPECT_EQ(k::philox_fill_units(PhiloxDist::Uniform, 0, 3), 0);
+  EXPECT_EQ(k::philox_fill_units(PhiloxDist::Uniform, 4, 0), 1);
+  EXPECT_EQ(k::philox_fill_units(PhiloxDist::Uniform, 4, 1), 2);   // words 1..4 span two blocks
+  EXPECT_EQ(k::philox_fill_units(PhiloxDist::Normal, 4, 1), 1);    // odd offset: units start at 1
+  EXPECT_EQ(k::philox_fill_units(PhiloxDist::Normal, 4, 3), 2);
+  k::PhiloxLaunchDims d = k::philox_fill_dims(PhiloxDist::Word, 1 << 20, 0, 1056);
+  EXPECT_EQ(d.units, 1 << 18);
+  EXPECT_EQ(d.block, k::kPhiloxBlock);
+  EXPECT_EQ(d.grid, 1024u);  // fewer blocks than the cap: one unit per thread
+  d = k::philox_fill_dims(PhiloxDist::Word, int64_t(1) << 40, 0, 1056);
+  EXPECT_EQ(d.grid, 1056u);  // capped: the grid-stride loop does the rest
+}
+
+TEST(PhiloxFillBody, WordsMatchStreamAndWriteEachElementOnce) {
+  for (uint64_t seed : kSeeds)
+    for (uint64_t offset : kOffsets)
+      for (int64_t n : kSizes)
+        for (int64_t mb : kMaxBlocks) {
+          SCOPED_TRACE(::testing::Message() << "seed " << seed << " offset " << offset << " n "
+                                            << n << " max_blocks " << mb);
+          PhiloxFillArgs args;
+          args.n = n;
+          args.seed = seed;
+          args.offset = offset;
+          std::vector<uint32_t> out = run_grid<PhiloxDist::Word>(args, mb, 0xDEADBEEFu);
+          int64_t bad = 0;
+          for (int64_t i = 0; i < n; ++i) bad += out[i] != ebm::philox::word(seed, offset + i);
+          ASSERT_EQ(bad, 0);
+        }
+}
+
+TEST(PhiloxFillBody, UniformsMatchStreamBitForBit) {
+  for (uint64_t seed : kSeeds)
+    for (uint64_t offset : kOffsets)
+      for (int64_t n : kSizes)
+        for (int64_t mb : kMaxBlocks) {
+          SCOPED_TRACE(::testing::Message() << "seed " << seed << " offset " << offset << " n "
+                                            << n << " max_blocks " << mb);
+          PhiloxFillArgs args;
+          args.n = n;
+          args.seed = seed;
+          args.offset = offset;  // a = 0, b = 1: fmaf(1, u, 0) is u exactly
+          std::vector<float> out = run_grid<PhiloxDist::Uniform>(args, mb, NAN);
+          int64_t bad = 0;
+          for (int64_t i = 0; i < n; ++i)
+            bad += bits(out[i]) != bits(ebm::philox::uniform(seed, offset, i));
+          ASSERT_EQ(bad, 0);
+        }
+}
+
+TEST(PhiloxFillBody, NormalsMatchStreamBitForBit) {
+  for (uint64_t seed : kSeeds)
+    for (uint64_t offset : kOffsets)
+      for (int64_t n : kSizes)
+        for (int64_t mb : kMaxBlocks) {
+          SCOPED_TRACE(::testing::Message() << "seed " << seed << " offset " << offset << " n "
+                                            << n << " max_blocks " << mb);
+          PhiloxFillArgs args;
+          args.n = n;
+          args.seed = seed;
+          args.offset = offset;
+          std::vector<float> out = run_grid<PhiloxDist::Normal>(args, mb, NAN);
+          int64_t bad = 0;
+          for (int64_t i = 0; i < n; ++i)
+            bad += bits(out[i]) != bits(ebm::philox::normal(seed, offset, i));
+          ASSERT_EQ(bad, 0);
+        }
+}
+
+TEST(PhiloxFillBody, ScaledFillsAreOneFusedMultiplyAdd) {
+  const int64_t n = 1031;
+  for (uint64_t offset : {uint64_t(0), uint64_t(3)}) {
+    PhiloxFillArgs args;
+    args.n = n;
+    args.seed = 7;
+    args.offset = offset;
+    args.a = -0.75f;
+    args.b = 3.1f;
+    std::vector<float> u = run_grid<PhiloxDist::Uniform>(args, 5, NAN);
+    std::vector<float> z = run_grid<PhiloxDist::Normal>(args, 5, NAN);
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_EQ(bits(u[i]), bits(std::fmaf(3.1f, ebm::philox::uniform(7, offset, i), -0.75f))) << i;
+      ASSERT_EQ(bits(z[i]), bits(std::fmaf(3.1f, ebm::philox::normal(7, offset, i), -0.75f))) << i;
+      ASSERT_GT(u[i], -0.75f);
+      ASSERT_LE(u[i], -0.75f + 3.1f * 1.0000001f);
+    }
+  }
+}
+
+}  // namespace

@@ -23,6 +23,24 @@ EBM_HD double pow(double x, double p) { return ::pow(x, p); }
 EBM_HD float abs(float x) { return fabsf(x); }
 EBM_HD double abs(double x) { return ::fabs(x); }
 
+// a * b + c with two roundings and never fused into one FMA, on the host and the device alike:
+// nvcc contracts a * b + c by default, so device code uses the _rn intrinsics, which it never
+// fuses. (The host build uses -ffp-contract=off.) Keeps CPU and GPU results bit-identical.
+EBM_HD float mul_add_rn(float a, float b, float c) {
+#if defined(__CUDA_ARCH__)
+  return __fadd_rn(__fmul_rn(a, b), c);
+#else
+  return a * b + c;
+#endif
+}
+EBM_HD double mul_add_rn(double a, double b, double c) {
+#if defined(__CUDA_ARCH__)
+  return __dadd_rn(__dmul_rn(a, b), c);
+#else
+  return a * b + c;
+#endif
+}
+
 template <class T> EBM_HD T max(T a, T b) { return a > b ? a : b; }
 template <class T> EBM_HD T min(T a, T b) { return a < b ? a : b; }
 

@@ -12,10 +12,7 @@
 #include <cstdint>
 
 #include "core/common.h"
-
-#if !defined(__CUDACC__)
-#include <cmath>
-#endif
+#include "core/math.h"
 
 namespace ebm::philox {
 
@@ -61,15 +58,15 @@ EBM_HD uint32_t word(uint64_t seed, uint64_t w) { return block_at(seed, w >> 2).
 // cuRAND's uint32 -> float in (0, 1].
 EBM_HD float to_uniform(uint32_t x) {
   constexpr float k2pow32inv = 2.3283064e-10f;
-  return x * k2pow32inv + (k2pow32inv / 2.0f);
+  return math::mul_add_rn(static_cast<float>(x), k2pow32inv, k2pow32inv / 2.0f);
 }
 
 // cuRAND's Box–Muller: two words -> two standard normals.
 EBM_HD void box_muller(uint32_t x, uint32_t y, float& n0, float& n1) {
   constexpr float k2pow32inv = 2.3283064e-10f;
   constexpr float k2pow32inv2pi = 1.4629180792671596e-09f;
-  float u = x * k2pow32inv + (k2pow32inv / 2.0f);
-  float v = y * k2pow32inv2pi + (k2pow32inv2pi / 2.0f);
+  float u = math::mul_add_rn(static_cast<float>(x), k2pow32inv, k2pow32inv / 2.0f);
+  float v = math::mul_add_rn(static_cast<float>(y), k2pow32inv2pi, k2pow32inv2pi / 2.0f);
   float s = sqrtf(-2.0f * logf(u));
   n0 = sinf(v) * s;
   n1 = cosf(v) * s;
@@ -87,6 +84,17 @@ EBM_HD float normal(uint64_t seed, uint64_t offset, uint64_t i) {
   float n0, n1;
   box_muller(word(seed, w), word(seed, w + 1), n0, n1);
   return (i & 1) ? n1 : n0;
+}
+
+// The affine maps of the fills, shared by the CPU loops and the CUDA kernels: uniform u in
+// (0, 1] to lo + span * u, standard normal z to mean + stddev * z (never fused, see mul_add_rn).
+template <class T>
+EBM_HD T uniform_scaled(uint32_t word, T lo, T span) {
+  return math::mul_add_rn(static_cast<T>(to_uniform(word)), span, lo);
+}
+template <class T>
+EBM_HD T normal_scaled(float z, T mean, T stddev) {
+  return math::mul_add_rn(static_cast<T>(z), stddev, mean);
 }
 
 }  // namespace ebm::philox

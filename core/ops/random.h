@@ -37,7 +37,7 @@ EBM_HD void uniform_group(T* out, int64_t n, int64_t g, uint64_t seed, uint64_t 
   philox::U32x4 w = philox_words4(seed, offset + 4 * static_cast<uint64_t>(g));
   for (int k = 0; k < 4; ++k) {
     int64_t i = 4 * g + k;
-    if (i < n) out[i] = static_cast<T>(philox::to_uniform(w.v[k])) * span + lo;
+    if (i < n) out[i] = philox::uniform_scaled<T>(w.v[k], lo, span);
   }
 }
 
@@ -53,7 +53,7 @@ EBM_HD void normal_group(T* out, int64_t n, int64_t g, uint64_t seed, uint64_t o
   philox::box_muller(w.v[2], w.v[3], z[2], z[3]);
   for (int k = 0; k < 4; ++k) {
     int64_t i = 4 * g + k;
-    if (i < n) out[i] = static_cast<T>(z[k]) * stddev + mean;
+    if (i < n) out[i] = philox::normal_scaled<T>(z[k], mean, stddev);
   }
 }
 

@@ -23,8 +23,8 @@ namespace ebm::cuda::kernels {
 
 enum class PhiloxDist { Word, Uniform, Normal };
 
-// What one fill writes: out[i] = a + b * x_i (as one fused multiply-add, so that CPU and GPU round
-// it identically), x_i the i-th uniform in (0, 1] or standard normal of (seed, offset); for Word,
+// What one fill writes: out[i] = a + b * x_i (philox::uniform_scaled / normal_scaled, the maps the
+// CPU fills use, so CPU and GPU round it identically), x_i the i-th uniform in (0, 1] or standard normal of (seed, offset); for Word,
 // out[i] = the raw 32-bit word offset+i and a, b are unused.
 struct PhiloxFillArgs {
   int64_t n = 0;
@@ -86,9 +86,6 @@ struct PtrOut {
   }
 };
 
-// The transform from a Philox word pair / word to the stored value.
-EBM_HD float philox_scale(float a, float b, float x) { return fmaf(b, x, a); }
-
 // One thread's share of a fill. Out needs put(i, v) and put4(i, v0..v3) for element type
 // float (Uniform, Normal) or uint32_t (Word).
 template <PhiloxDist Dist, class Out>
@@ -107,7 +104,7 @@ EBM_HD void philox_fill_body(const PhiloxFillArgs& args, Out out, uint32_t block
     if constexpr (Dist == PhiloxDist::Word) {
       for (int j = 0; j < 4; ++j) v[j] = w.v[j];
     } else if constexpr (Dist == PhiloxDist::Uniform) {
-      for (int j = 0; j < 4; ++j) v[j] = philox_scale(args.a, args.b, philox::to_uniform(w.v[j]));
+      for (int j = 0; j < 4; ++j) v[j] = philox::uniform_scaled<float>(w.v[j], args.a, args.b);
     } else {
       const bool odd = (args.offset & 1u) != 0;
       uint32_t w4 = 0;  // word 0 of the next block, for the straddling pair of an odd offset
@@ -120,10 +117,10 @@ EBM_HD void philox_fill_body(const PhiloxFillArgs& args, Out out, uint32_t block
         philox::box_muller(w.v[1], w.v[2], n0, n1);
         philox::box_muller(w.v[3], w4, n2, n3);
       }
-      v[0] = philox_scale(args.a, args.b, n0);
-      v[1] = philox_scale(args.a, args.b, n1);
-      v[2] = philox_scale(args.a, args.b, n2);
-      v[3] = philox_scale(args.a, args.b, n3);
+      v[0] = philox::normal_scaled<float>(n0, args.a, args.b);
+      v[1] = philox::normal_scaled<float>(n1, args.a, args.b);
+      v[2] = philox::normal_scaled<float>(n2, args.a, args.b);
+      v[3] = philox::normal_scaled<float>(n3, args.a, args.b);
     }
     const int64_t i0 = 4 * u - lead;  // element of v[0]; the first unit may start before 0
     if (i0 >= 0 && i0 + 4 <= n) {

@@ -119,7 +119,7 @@ TEST(PhiloxFillBody, UniformsMatchStreamBitForBit) {
           PhiloxFillArgs args;
           args.n = n;
           args.seed = seed;
-          args.offset = offset;  // a = 0, b = 1: fmaf(1, u, 0) is u exactly
+          args.offset = offset;  // a = 0, b = 1: u * 1 + 0 is u exactly
           std::vector<float> out = run_grid<PhiloxDist::Uniform>(args, mb, NAN);
           int64_t bad = 0;
           for (int64_t i = 0; i < n; ++i)
@@ -159,8 +159,8 @@ TEST(PhiloxFillBody, ScaledFillsAreOneFusedMultiplyAdd) {
     std::vector<float> u = run_grid<PhiloxDist::Uniform>(args, 5, NAN);
     std::vector<float> z = run_grid<PhiloxDist::Normal>(args, 5, NAN);
     for (int64_t i = 0; i < n; ++i) {
-      ASSERT_EQ(bits(u[i]), bits(std::fmaf(3.1f, ebm::philox::uniform(7, offset, i), -0.75f))) << i;
-      ASSERT_EQ(bits(z[i]), bits(std::fmaf(3.1f, ebm::philox::normal(7, offset, i), -0.75f))) << i;
+      ASSERT_EQ(bits(u[i]), bits(ebm::philox::uniform(7, offset, i) * 3.1f + -0.75f)) << i;
+      ASSERT_EQ(bits(z[i]), bits(ebm::philox::normal(7, offset, i) * 3.1f + -0.75f)) << i;
       ASSERT_GT(u[i], -0.75f);
       ASSERT_LE(u[i], -0.75f + 3.1f * 1.0000001f);
     }

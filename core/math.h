@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 #include "core/common.h"
 
@@ -39,6 +41,103 @@ EBM_HD double mul_add_rn(double a, double b, double c) {
 #else
   return a * b + c;
 #endif
+}
+
+// Single IEEE float operations, rounded to nearest and never fused, on host and device.
+EBM_HD float mul_rn(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+EBM_HD float add_rn(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fadd_rn(a, b);
+#else
+  return a + b;
+#endif
+}
+EBM_HD float div_rn(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fdiv_rn(a, b);
+#else
+  return a / b;
+#endif
+}
+EBM_HD float sqrt_rn(float a) {
+#if defined(__CUDA_ARCH__)
+  return __fsqrt_rn(a);
+#else
+  return sqrtf(a);
+#endif
+}
+EBM_HD uint32_t float_bits(float f) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(f);
+#else
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+#endif
+}
+EBM_HD float bits_float(uint32_t u) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(u);
+#else
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+#endif
+}
+
+// Natural log of a positive normal float built only from the correctly rounded operations above,
+// so the CPU and the GPU return the same bits (logf differs between glibc and CUDA by an ulp).
+// x = 2^e * m, m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172,
+// from its series to s^9 (truncation 2 s^11 / 11 < 1e-9 relative). About 2 ulp accurate.
+EBM_HD float log_portable(float x) {
+  uint32_t b = float_bits(x);
+  int e = static_cast<int>((b >> 23) & 0xffu) - 127;
+  float m = bits_float((b & 0x7fffffu) | 0x3f800000u);  // [1, 2)
+  if (m > 1.41421356f) {
+    m = mul_rn(m, 0.5f);  // exact
+    e += 1;
+  }
+  float s = div_rn(add_rn(m, -1.0f), add_rn(m, 1.0f));
+  float z = mul_rn(s, s);
+  float p = mul_add_rn(z, 1.0f / 9.0f, 1.0f / 7.0f);
+  p = mul_add_rn(p, z, 1.0f / 5.0f);
+  p = mul_add_rn(p, z, 1.0f / 3.0f);
+  p = mul_add_rn(p, z, 1.0f);
+  float log_m = mul_rn(mul_rn(2.0f, s), p);
+  // e * ln 2 in two parts (ln2_hi has 16 significant bits, so e * ln2_hi is exact for |e| < 256).
+  const float ln2_hi = 0.693145751953125f, ln2_lo = 1.428606765330187e-06f;
+  float fe = static_cast<float>(e);
+  return add_rn(mul_rn(fe, ln2_hi), mul_add_rn(fe, ln2_lo, log_m));
+}
+
+// sin and cos of v in [0, 2*pi] (the Box–Muller angle), portable like log_portable. v is reduced
+// by the nearest multiple q of pi/2 (pi/2 split in three parts, Cody–Waite) to r in [-pi/4, pi/4];
+// minimax polynomials of Cephes' sinf/cosf (about 1 ulp on that interval) give sin r, cos r, and
+// the quadrant q mod 4 maps them back.
+EBM_HD void sincos_portable(float v, float& s, float& c) {
+  float q = floorf(mul_add_rn(v, 0.63661977236758134f, 0.5f));  // nearest integer to v / (pi/2)
+  float r = mul_add_rn(q, -1.5703125f, v);  // q * 1.5703125 is exact (8-bit constant, q <= 4)
+  r = mul_add_rn(q, -4.837512969970703125e-4f, r);
+  r = mul_add_rn(q, -7.54978995489188216e-8f, r);
+  float z = mul_rn(r, r);
+  float ps = mul_add_rn(z, -1.9515295891e-4f, 8.3321608736e-3f);
+  ps = mul_add_rn(ps, z, -1.6666654611e-1f);
+  float sin_r = mul_add_rn(mul_rn(r, z), ps, r);
+  float pc = mul_add_rn(z, 2.443315711809948e-5f, -1.388731625493765e-3f);
+  pc = mul_add_rn(pc, z, 4.166664568298827e-2f);
+  float cos_r = add_rn(mul_add_rn(z, -0.5f, 1.0f), mul_rn(mul_rn(z, z), pc));
+  switch (static_cast<int>(q) & 3) {
+    case 0: s = sin_r; c = cos_r; break;
+    case 1: s = cos_r; c = -sin_r; break;
+    case 2: s = -sin_r; c = -cos_r; break;
+    default: s = -cos_r; c = sin_r; break;
+  }
 }
 
 template <class T> EBM_HD T max(T a, T b) { return a > b ? a : b; }

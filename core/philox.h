@@ -6,7 +6,8 @@
 // subsequences: word w of the stream is word (w mod 4) of the block whose counter is
 // (x = w / 2^18, subsequence = (w / 4) mod 2^16), i.e. counter words {x_lo, x_hi, subsequence, 0}.
 // An offset skips that many words.
-// Uniform floats and Box–Muller normals use cuRAND's conversions.
+// Uniform floats use cuRAND's conversion (bit-equal); Box–Muller normals use cuRAND's word maps
+// with portable log/sin/cos (bit-equal between our CPU and GPU, within a few ulp of cuRAND's).
 #pragma once
 
 #include <cstdint>
@@ -61,15 +62,20 @@ EBM_HD float to_uniform(uint32_t x) {
   return math::mul_add_rn(static_cast<float>(x), k2pow32inv, k2pow32inv / 2.0f);
 }
 
-// cuRAND's Box–Muller: two words -> two standard normals.
+// cuRAND's Box–Muller: two words -> two standard normals, n0 = sin(v) s, n1 = cos(v) s with
+// s = sqrt(-2 log u), u and v cuRAND's maps of the words. log, sin and cos are the portable
+// versions of core/math.h, so the CPU and the GPU draw bit-identical normals; they agree with
+// cuRAND's generateNormal to a few ulp (tests/cpu/test_philox.cpp).
 EBM_HD void box_muller(uint32_t x, uint32_t y, float& n0, float& n1) {
   constexpr float k2pow32inv = 2.3283064e-10f;
   constexpr float k2pow32inv2pi = 1.4629180792671596e-09f;
   float u = math::mul_add_rn(static_cast<float>(x), k2pow32inv, k2pow32inv / 2.0f);
   float v = math::mul_add_rn(static_cast<float>(y), k2pow32inv2pi, k2pow32inv2pi / 2.0f);
-  float s = sqrtf(-2.0f * logf(u));
-  n0 = sinf(v) * s;
-  n1 = cosf(v) * s;
+  float s = math::sqrt_rn(math::mul_rn(-2.0f, math::log_portable(u)));
+  float sin_v, cos_v;
+  math::sincos_portable(v, sin_v, cos_v);
+  n0 = math::mul_rn(sin_v, s);
+  n1 = math::mul_rn(cos_v, s);
 }
 
 // Element i of a uniform stream (seed, offset): one word per element.

@@ -132,10 +132,16 @@ TEST(PhiloxCurand, UniformMatchesCurandGenerateUniform) {
 #endif
 }
 
-TEST(PhiloxCurand, NormalMatchesCurandGenerateNormalAtEvenOffsets) {
+// Our normals use cuRAND's word pairs and maps but portable log/sin/cos (core/math.h), so they
+// differ from cuRAND's (glibc libm on the host) by rounding only. Bound: n = sin(v) * s with
+// s = sqrt(-2 log u) <= 6.7 (u >= 2^-32); sin/cos differ by <= 1e-7 absolute (ours 9.3e-8 worst
+// measured over 2e7 draws, glibc < 0.5 ulp), times s: 6.7e-7; log differs by <= 2.5 ulp relative,
+// so s by 1.25 ulp = 1.5e-7 relative of |n|. Tolerance |diff| <= 1e-6 + 4e-7 |n|.
+TEST(PhiloxCurand, NormalMatchesCurandGenerateNormalToRounding) {
 #ifndef EBM_HAVE_CURAND
   GTEST_SKIP() << "built without the CUDA toolkit (cuRAND)";
 #else
+  double worst = 0;
   for (const CurandCase& c : curand_cases()) {
     if (c.offset % 2) continue;  // cuRAND pairs words from its own offset; ours pair 2j, 2j+1
     SCOPED_TRACE(str("seed ", c.seed, " offset ", c.offset, " n ", c.n));
@@ -148,14 +154,16 @@ TEST(PhiloxCurand, NormalMatchesCurandGenerateNormalAtEvenOffsets) {
     const float* p = t.data<float>();
     size_t bad_scalar = 0, bad_fill = 0;
     for (size_t i = 0; i < c.n; ++i) {
-      // philox::normal gives -0 where a word maps to u = 1 (log u = 0, sqrt(-0) = -0, about
-      // once in 2^25 pairs); cuRAND and the fills add the mean, giving +0: compare values there.
-      bad_scalar += philox::normal(c.seed, c.offset, i) != ref[i];
-      bad_fill += std::memcmp(&p[i], &ref[i], sizeof(float)) != 0;
+      double tol = 1e-6 + 4e-7 * std::fabs(ref[i]);
+      double d = std::fabs(double(philox::normal(c.seed, c.offset, i)) - ref[i]);
+      worst = std::max(worst, d / tol);
+      bad_scalar += !(d <= tol);
+      bad_fill += !(std::fabs(double(p[i]) - ref[i]) <= tol);
     }
     EXPECT_EQ(bad_scalar, 0u) << "philox::normal differs from curandGenerateNormal";
     EXPECT_EQ(bad_fill, 0u) << "fill_normal_ differs from curandGenerateNormal";
   }
+  std::printf("worst |ours - cuRAND| / tolerance: %.3f\n", worst);
 #endif
 }
 

@@ -46,10 +46,14 @@ class UnaryNode : public Node {
       case UnaryOp::Step:
       case UnaryOp::LeakyReluGrad:
       case UnaryOp::ClampMask: return {zeros_like(x)};
-      case UnaryOp::SiluGrad: break;
+      case UnaryOp::SiluGrad: {
+        // d/dx [s (1 + x (1 - s))] = s (1 - s) (2 + x (1 - 2 s)), s = sigmoid(x): the second
+        // derivative of silu, built from differentiable ops so higher orders work too.
+        Tensor s = sigmoid(x);
+        return {g * (s * (1.0 - s) * (2.0 + x * (1.0 - 2.0 * s)))};
+      }
     }
-    EBM_THROW(Error, "autograd: the derivative of ", name(),
-              " is not implemented (needed for a second-order gradient through silu)");
+    EBM_THROW(Error, "autograd: unknown unary op in backward");
   }
 
  private:

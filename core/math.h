@@ -10,7 +10,13 @@
 
 namespace ebm::math {
 
-EBM_HD float exp(float x) { return expf(x); }
+template <class T> EBM_HD T max(T a, T b) { return a > b ? a : b; }
+template <class T> EBM_HD T min(T a, T b) { return a < b ? a : b; }
+
+EBM_HD float exp_portable(float x);
+// float exp is exp_portable on both backends: bit-identical results, and a loop over it
+// vectorises on the CPU (glibc's scalar expf does not).
+EBM_HD float exp(float x) { return exp_portable(x); }
 EBM_HD double exp(double x) { return ::exp(x); }
 EBM_HD float log(float x) { return logf(x); }
 EBM_HD double log(double x) { return ::log(x); }
@@ -116,6 +122,32 @@ EBM_HD float log_portable(float x) {
   return add_rn(mul_rn(fe, ln2_hi), mul_add_rn(fe, ln2_lo, log_m));
 }
 
+// e^x for float from correctly rounded operations (same bits on CPU and GPU) and branch-free
+// selects (vectorises). x = n ln2 + r, |r| <= ln2 / 2 (ln2 in two parts, Cody–Waite); e^r from
+// Cephes' expf minimax polynomial; 2^n from the exponent bits. About 1 ulp; results that would be
+// subnormal flush to 0; NaN propagates; overflow gives inf.
+EBM_HD float exp_portable(float x) {
+  const float hi = 88.72283905206835f, lo = -87.33654475055310898657f;
+  float xc = max(min(x, hi), lo);
+  float n = floorf(mul_add_rn(xc, 1.44269504088896341f, 0.5f));
+  float r = mul_add_rn(n, -0.693359375f, xc);
+  r = mul_add_rn(n, 2.12194440e-4f, r);
+  float p = mul_add_rn(r, 1.9875691500e-4f, 1.3981999507e-3f);
+  p = mul_add_rn(p, r, 8.3334519073e-3f);
+  p = mul_add_rn(p, r, 4.1665795894e-2f);
+  p = mul_add_rn(p, r, 1.6666665459e-1f);
+  p = mul_add_rn(p, r, 5.0000001201e-1f);
+  float er = add_rn(mul_add_rn(mul_rn(p, r), r, r), 1.0f);
+  int ni = static_cast<int>(n);  // in [-126, 128]
+  float twice = ni > 127 ? 2.0f : 1.0f;  // 2^128 = 2 * 2^127 keeps the exponent field valid
+  ni = ni > 127 ? 127 : ni;
+  float scale = bits_float(static_cast<uint32_t>(ni + 127) << 23);
+  float y = mul_rn(mul_rn(er, scale), twice);
+  y = x > hi ? INFINITY : y;
+  y = x < lo ? 0.0f : y;
+  return x != x ? x : y;
+}
+
 // sin and cos of v in [0, 2*pi] (the Box–Muller angle), portable like log_portable. v is reduced
 // by the nearest multiple q of pi/2 (pi/2 split in three parts, Cody–Waite) to r in [-pi/4, pi/4];
 // minimax polynomials of Cephes' sinf/cosf (about 1 ulp on that interval) give sin r, cos r, and
@@ -140,14 +172,12 @@ EBM_HD void sincos_portable(float v, float& s, float& c) {
   }
 }
 
-template <class T> EBM_HD T max(T a, T b) { return a > b ? a : b; }
-template <class T> EBM_HD T min(T a, T b) { return a < b ? a : b; }
 
-// Logistic sigmoid without overflow for large |x|.
+// Logistic sigmoid without overflow for large |x|: one exp of -|x| and a select (vectorises).
 template <class T> EBM_HD T sigmoid(T x) {
-  if (x >= T(0)) return T(1) / (T(1) + exp(-x));
-  T e = exp(x);
-  return e / (T(1) + e);
+  T e = exp(-abs(x));
+  T r = T(1) / (T(1) + e);
+  return x >= T(0) ? r : e * r;
 }
 
 // log(1 + e^x), stable for large |x| (PyTorch's beta=1 softplus without its threshold shortcut,

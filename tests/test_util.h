@@ -7,6 +7,7 @@
 #include <cmath>
 #include <functional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "autograd/ops.h"
@@ -51,6 +52,18 @@ inline double close_ratio(const Tensor& a, const Tensor& b, double rel_tol, doub
     EXPECT_LE(::ebm::test::close_ratio((a), (b), (rel), (abs_)), 1.0)           \
         << "actual " << (a) << "\nexpected " << (b);                            \
   } while (0)
+
+// Runs f, expecting an exception of type E whose message contains every string in parts.
+template <class E, class F>
+void expect_error(F&& f, const std::vector<std::string>& parts) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an exception containing '" << parts.front() << "'";
+  } catch (const E& e) {
+    std::string m = e.what();
+    for (const auto& p : parts) EXPECT_NE(m.find(p), std::string::npos) << "'" << p << "' not in: " << m;
+  }
+}
 
 // Central finite differences of sum(f(inputs) * w) for a fixed random weight w, compared with
 // autograd's gradient for every input. Inputs must be float64 leaves. Tolerances: float64 with

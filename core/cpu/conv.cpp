@@ -5,7 +5,7 @@
 // single-threaded); smaller batches go image by image with Eigen threading the GEMM.
 #include "core/ops/conv.h"
 
-#include <Eigen/Dense>
+#include "core/cpu/eigen_maps.h"
 
 #include <algorithm>
 #include <cstring>
@@ -18,14 +18,10 @@ namespace ebm::ops {
 
 namespace {
 
-template <class T>
-using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using CMap = Eigen::Map<const RowMat<T>>;
-template <class T>
-using MMap = Eigen::Map<RowMat<T>>;
-template <class T>
-using CVec = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>;
+using cpu::RowMat;
+using cpu::CMap;
+using cpu::MMap;
+using cpu::CVec;
 
 int max_threads() {
 #if defined(_OPENMP)

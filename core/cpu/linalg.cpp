@@ -3,7 +3,7 @@
 // over the OpenMP threads by itself, and runs single-threaded when called inside a parallel region.
 #include "core/ops/linalg.h"
 
-#include <Eigen/Dense>
+#include "core/cpu/eigen_maps.h"
 
 #include "core/ops/dispatch.h"
 
@@ -11,12 +11,9 @@ namespace ebm::ops {
 
 namespace {
 
-template <class T>
-using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using CMap = Eigen::Map<const RowMat<T>>;
-template <class T>
-using MMap = Eigen::Map<RowMat<T>>;
+using cpu::RowMat;
+using cpu::CMap;
+using cpu::MMap;
 
 // c [M, N] = op(a) · op(b), with a stored [ar, ac] and b stored [br, bc] (row-major).
 template <class T>

@@ -229,31 +229,20 @@ TEST(Conv2d, GradWrtInputOnlySkipsWeightGradient) {
   EXPECT_TENSOR_NEAR(x2.grad(), gx, 1e-14, 1e-14);
 }
 
-template <class E, class F>
-void expect_error(F&& f, std::initializer_list<const char*> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an exception";
-  } catch (const E& e) {
-    std::string m = e.what();
-    for (const char* p : parts) EXPECT_NE(m.find(p), std::string::npos) << "'" << p << "' not in: " << m;
-  }
-}
-
 TEST(Conv2d, ErrorsNameOpAndShapes) {
   Tensor x = randn({2, 3, 8, 8}), w = randn({4, 5, 3, 3});
-  expect_error<ShapeError>([&] { ops::conv2d(x, w); }, {"conv2d", "[2, 3, 8, 8]", "[4, 5, 3, 3]"});
-  expect_error<ShapeError>([&] { ops::conv2d(randn({3, 8, 8}), randn({4, 3, 3, 3})); },
+  test::expect_error<ShapeError>([&] { ops::conv2d(x, w); }, {"conv2d", "[2, 3, 8, 8]", "[4, 5, 3, 3]"});
+  test::expect_error<ShapeError>([&] { ops::conv2d(randn({3, 8, 8}), randn({4, 3, 3, 3})); },
                            {"conv2d", "[3, 8, 8]", "[4, 3, 3, 3]"});
-  expect_error<ShapeError>([&] { ops::conv2d(x, randn({4, 3, 3, 3}), randn({5})); },
+  test::expect_error<ShapeError>([&] { ops::conv2d(x, randn({4, 3, 3, 3}), randn({5})); },
                            {"conv2d", "[5]", "[4, 3, 3, 3]"});
-  expect_error<ShapeError>([&] { ops::conv2d(randn({1, 3, 2, 2}), randn({4, 3, 5, 5})); },
+  test::expect_error<ShapeError>([&] { ops::conv2d(randn({1, 3, 2, 2}), randn({4, 3, 5, 5})); },
                            {"conv2d", "[1, 3, 2, 2]", "[4, 3, 5, 5]"});
-  expect_error<DTypeError>([&] { ops::conv2d(x, randn({4, 3, 3, 3}, DType::Float32)); },
+  test::expect_error<DTypeError>([&] { ops::conv2d(x, randn({4, 3, 3, 3}, DType::Float32)); },
                            {"conv2d", "float64", "float32"});
-  expect_error<ValueError>([&] { ops::conv2d(x, randn({4, 3, 3, 3}), Tensor(), 0); },
+  test::expect_error<ValueError>([&] { ops::conv2d(x, randn({4, 3, 3, 3}), Tensor(), 0); },
                            {"conv2d", "stride"});
-  expect_error<ShapeError>(
+  test::expect_error<ShapeError>(
       [&] { ops::conv2d_backward_input(randn({2, 4, 7, 7}), randn({4, 3, 3, 3}), {2, 3, 8, 8}, 1, 1); },
       {"conv2d_backward_input", "[2, 4, 7, 7]", "[2, 4, 8, 8]"});
 }
@@ -299,7 +288,7 @@ TEST(ConvTranspose2d, MatchesNaiveScatterAndGradients) {
         [&](const std::vector<Tensor>& t) { return conv_transpose2d(t[0], t[1], t[2], c.s, c.p, c.op); },
         {randn({c.n, c.cin, c.h, c.w}), randn({c.cin, c.cout, c.k, c.k}), randn({c.cout})});
   }
-  expect_error<ShapeError>([] { conv_transpose2d(randn({1, 3, 4, 4}), randn({2, 3, 3, 3})); },
+  test::expect_error<ShapeError>([] { conv_transpose2d(randn({1, 3, 4, 4}), randn({2, 3, 3, 3})); },
                            {"conv_transpose2d", "[1, 3, 4, 4]", "[2, 3, 3, 3]"});
 }
 
@@ -365,10 +354,10 @@ TEST(AvgPool2d, GradientMatchesFiniteDifferences) {
 TEST(AvgPool2d, DefaultStrideIsKernelAndErrors) {
   Tensor x = randn({1, 2, 6, 6});
   EXPECT_EQ(avg_pool2d(x, 3).to_vector<double>(), ops::avg_pool2d(x, 3, 3).to_vector<double>());
-  expect_error<ValueError>([&] { ops::avg_pool2d(x, 2, 2, 2); }, {"avg_pool2d", "padding"});
-  expect_error<ShapeError>([&] { ops::avg_pool2d(randn({2, 6, 6}), 2, 2); },
+  test::expect_error<ValueError>([&] { ops::avg_pool2d(x, 2, 2, 2); }, {"avg_pool2d", "padding"});
+  test::expect_error<ShapeError>([&] { ops::avg_pool2d(randn({2, 6, 6}), 2, 2); },
                            {"avg_pool2d", "[2, 6, 6]"});
-  expect_error<ShapeError>([&] { ops::avg_pool2d_backward(randn({1, 2, 2, 2}), {1, 2, 6, 6}, 2, 2); },
+  test::expect_error<ShapeError>([&] { ops::avg_pool2d_backward(randn({1, 2, 2, 2}), {1, 2, 6, 6}, 2, 2); },
                            {"avg_pool2d_backward", "[1, 2, 2, 2]", "[1, 2, 3, 3]"});
 }
 
@@ -398,9 +387,9 @@ TEST(UpsampleNearest2d, ForwardMatchesNaiveAndGradients) {
       }
   test::gradcheck([](const std::vector<Tensor>& t) { return upsample_nearest2d(t[0], 2); },
                   {randn({2, 2, 3, 4})});
-  expect_error<ShapeError>([] { ops::upsample_nearest2d_backward(randn({1, 1, 5, 4}), 2); },
+  test::expect_error<ShapeError>([] { ops::upsample_nearest2d_backward(randn({1, 1, 5, 4}), 2); },
                            {"upsample_nearest2d_backward", "[1, 1, 5, 4]"});
-  expect_error<ShapeError>([] { ops::upsample_nearest2d(randn({4, 4}), 2); },
+  test::expect_error<ShapeError>([] { ops::upsample_nearest2d(randn({4, 4}), 2); },
                            {"upsample_nearest2d", "[4, 4]"});
 }
 

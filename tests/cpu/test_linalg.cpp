@@ -98,26 +98,14 @@ TEST(Matmul, SecondOrderGradientMatchesFiniteDifferences) {
       {randn({3, 5}), randn({5, 4})});
 }
 
-// Runs f, expecting an exception of type E whose message contains every string in parts.
-template <class E, class F>
-void expect_error(F&& f, std::initializer_list<const char*> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an exception";
-  } catch (const E& e) {
-    std::string m = e.what();
-    for (const char* p : parts) EXPECT_NE(m.find(p), std::string::npos) << "'" << p << "' not in: " << m;
-  }
-}
-
 TEST(Matmul, ErrorsNameOpAndShapes) {
-  expect_error<ShapeError>([] { ops::matmul(randn({2, 3}), randn({4, 5})); },
+  test::expect_error<ShapeError>([] { ops::matmul(randn({2, 3}), randn({4, 5})); },
                            {"matmul", "[2, 3]", "[4, 5]"});
-  expect_error<ShapeError>([] { ops::matmul(randn({3, 2}), randn({3, 5}), false, false); },
+  test::expect_error<ShapeError>([] { ops::matmul(randn({3, 2}), randn({3, 5}), false, false); },
                            {"matmul", "[3, 2]", "[3, 5]"});
-  expect_error<ShapeError>([] { ops::matmul(randn({2, 3, 4}), randn({4, 5})); },
+  test::expect_error<ShapeError>([] { ops::matmul(randn({2, 3, 4}), randn({4, 5})); },
                            {"matmul", "[2, 3, 4]"});
-  expect_error<DTypeError>([] { ops::matmul(randn({2, 3}), randn({3, 2}, DType::Float32)); },
+  test::expect_error<DTypeError>([] { ops::matmul(randn({2, 3}), randn({3, 2}, DType::Float32)); },
                            {"matmul", "float64", "float32"});
 }
 
@@ -180,11 +168,11 @@ TEST(Linear, GradWrtInputOnlyLeavesParametersAlone) {
 }
 
 TEST(Linear, ErrorsNameOpAndShapes) {
-  expect_error<ShapeError>([] { ops::linear(randn({2, 3}), randn({4, 5})); },
+  test::expect_error<ShapeError>([] { ops::linear(randn({2, 3}), randn({4, 5})); },
                            {"linear", "[2, 3]", "[4, 5]"});
-  expect_error<ShapeError>([] { ops::linear(randn({2, 3}), randn({4, 3}), randn({5})); },
+  test::expect_error<ShapeError>([] { ops::linear(randn({2, 3}), randn({4, 3}), randn({5})); },
                            {"linear", "[5]", "[4, 3]"});
-  expect_error<ShapeError>([] { ops::linear(randn({2, 2, 3}), randn({4, 3})); },
+  test::expect_error<ShapeError>([] { ops::linear(randn({2, 2, 3}), randn({4, 3})); },
                            {"linear", "[2, 2, 3]"});
 }
 

@@ -44,18 +44,6 @@ class NpyTest : public ::testing::Test {
   fs::path dir_;
 };
 
-// Runs f, expects an IOError whose message contains every part.
-template <class F>
-void expect_io_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected IOError containing '" << parts.front() << "'";
-  } catch (const IOError& e) {
-    std::string m = e.what();
-    for (const auto& p : parts) EXPECT_NE(m.find(p), std::string::npos) << "missing '" << p << "' in: " << m;
-  }
-}
-
 template <class T>
 bool bitwise_equal(const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
@@ -121,8 +109,8 @@ TEST_F(NpyTest, SixDimsReadRawButNotAsTensor) {
   NpyArray a = read_npy_array(fixture("f4_6d.npy"));
   EXPECT_EQ(a.shape.size(), 6u);
   EXPECT_EQ(a.data.size(), 64u * 4);
-  expect_io_error([&] { read_npy(fixture("f4_6d.npy")); }, {"f4_6d.npy", "6 dimensions"});
-  expect_io_error([&] { npy_array_to_tensor(a, "six"); }, {"six", "6 dimensions"});
+  test::expect_error<IOError>([&] { read_npy(fixture("f4_6d.npy")); }, {"f4_6d.npy", "6 dimensions"});
+  test::expect_error<IOError>([&] { npy_array_to_tensor(a, "six"); }, {"six", "6 dimensions"});
 }
 
 // ---- writing
@@ -183,7 +171,7 @@ TEST_F(NpyTest, RoundTripsRawUInt8) {
 }
 
 TEST_F(NpyTest, WriteErrors) {
-  expect_io_error([&] { write_npy(path("no/such/dir/x.npy"), Tensor::zeros({2})); },
+  test::expect_error<IOError>([&] { write_npy(path("no/such/dir/x.npy"), Tensor::zeros({2})); },
                   {"no/such/dir/x.npy", "cannot open", "No such file"});
   EXPECT_THROW(encode_npy(Tensor::empty({2}, DType::BFloat16)), DTypeError);
   NpyArray bad;
@@ -196,21 +184,21 @@ TEST_F(NpyTest, WriteErrors) {
 // ---- malformed input: every message names the source and the problem
 
 TEST_F(NpyTest, MissingFile) {
-  expect_io_error([&] { read_npy(path("absent.npy")); }, {"absent.npy", "cannot open", "No such file"});
-  expect_io_error([&] { read_npy_array(path("absent.npy")); }, {"absent.npy", "No such file"});
+  test::expect_error<IOError>([&] { read_npy(path("absent.npy")); }, {"absent.npy", "cannot open", "No such file"});
+  test::expect_error<IOError>([&] { read_npy_array(path("absent.npy")); }, {"absent.npy", "No such file"});
 }
 
 TEST_F(NpyTest, EmptyFileAndBadMagic) {
   spill(path("empty.npy"), {});
-  expect_io_error([&] { read_npy(path("empty.npy")); }, {"empty.npy", "empty"});
+  test::expect_error<IOError>([&] { read_npy(path("empty.npy")); }, {"empty.npy", "empty"});
   std::vector<uint8_t> bytes = slurp(fixture("f4_2x3.npy"));
   bytes[1] = 'X';
   spill(path("magic.npy"), bytes);
-  expect_io_error([&] { read_npy(path("magic.npy")); }, {"magic.npy", "bad magic"});
+  test::expect_error<IOError>([&] { read_npy(path("magic.npy")); }, {"magic.npy", "bad magic"});
   std::string text = "hello, this is not numpy";
   spill(path("text.npy"), std::vector<uint8_t>(text.begin(), text.end()));
-  expect_io_error([&] { read_npy(path("text.npy")); }, {"text.npy", "bad magic"});
-  expect_io_error([&] { decode_npy(text.data(), text.size(), "buf"); }, {"buf", "bad magic"});
+  test::expect_error<IOError>([&] { read_npy(path("text.npy")); }, {"text.npy", "bad magic"});
+  test::expect_error<IOError>([&] { decode_npy(text.data(), text.size(), "buf"); }, {"buf", "bad magic"});
 }
 
 TEST_F(NpyTest, TruncatedPreambleAndHeader) {
@@ -219,8 +207,8 @@ TEST_F(NpyTest, TruncatedPreambleAndHeader) {
     SCOPED_TRACE(n);
     std::vector<uint8_t> cut(full.begin(), full.begin() + n);
     spill(path("cut.npy"), cut);
-    expect_io_error([&] { read_npy(path("cut.npy")); }, {"cut.npy", "truncated"});
-    expect_io_error([&] { decode_npy(cut.data(), cut.size(), "mem"); }, {"mem", "truncated"});
+    test::expect_error<IOError>([&] { read_npy(path("cut.npy")); }, {"cut.npy", "truncated"});
+    test::expect_error<IOError>([&] { decode_npy(cut.data(), cut.size(), "mem"); }, {"mem", "truncated"});
   }
 }
 
@@ -228,32 +216,32 @@ TEST_F(NpyTest, TruncatedData) {
   std::vector<uint8_t> full = slurp(fixture("f4_2x3.npy"));
   std::vector<uint8_t> cut(full.begin(), full.end() - 3);
   spill(path("short.npy"), cut);
-  expect_io_error([&] { read_npy(path("short.npy")); },
+  test::expect_error<IOError>([&] { read_npy(path("short.npy")); },
                   {"short.npy", "truncated data", "(2, 3)", "<f4", "24 bytes", "21"});
-  expect_io_error([&] { read_npy_array(path("short.npy")); }, {"short.npy", "truncated data"});
-  expect_io_error([&] { decode_npy_tensor(cut.data(), cut.size(), "mem"); }, {"mem", "truncated data"});
+  test::expect_error<IOError>([&] { read_npy_array(path("short.npy")); }, {"short.npy", "truncated data"});
+  test::expect_error<IOError>([&] { decode_npy_tensor(cut.data(), cut.size(), "mem"); }, {"mem", "truncated data"});
   // Header only, no data at all.
   std::vector<uint8_t> header_only(full.begin(), full.begin() + 128);
   spill(path("nodata.npy"), header_only);
-  expect_io_error([&] { read_npy(path("nodata.npy")); }, {"nodata.npy", "truncated data", "only 0"});
+  test::expect_error<IOError>([&] { read_npy(path("nodata.npy")); }, {"nodata.npy", "truncated data", "only 0"});
 }
 
 TEST_F(NpyTest, TrailingBytes) {
   std::vector<uint8_t> bytes = slurp(fixture("i8_5.npy"));
   bytes.push_back(0);
   spill(path("long.npy"), bytes);
-  expect_io_error([&] { read_npy(path("long.npy")); }, {"long.npy", "1 unexpected bytes"});
+  test::expect_error<IOError>([&] { read_npy(path("long.npy")); }, {"long.npy", "1 unexpected bytes"});
 }
 
 TEST_F(NpyTest, UnsupportedDtypes) {
-  expect_io_error([&] { read_npy(fixture("i4_3.npy")); }, {"i4_3.npy", "unsupported dtype '<i4'"});
-  expect_io_error([&] { read_npy(fixture("f4_bigendian_3.npy")); },
+  test::expect_error<IOError>([&] { read_npy(fixture("i4_3.npy")); }, {"i4_3.npy", "unsupported dtype '<i4'"});
+  test::expect_error<IOError>([&] { read_npy(fixture("f4_bigendian_3.npy")); },
                   {"f4_bigendian_3.npy", "big-endian", ">f4"});
-  expect_io_error([&] { read_npy_array(fixture("i4_3.npy")); }, {"i4_3.npy", "<i4"});
+  test::expect_error<IOError>([&] { read_npy_array(fixture("i4_3.npy")); }, {"i4_3.npy", "<i4"});
 }
 
 TEST_F(NpyTest, FortranOrderIsRejected) {
-  expect_io_error([&] { read_npy(fixture("f8_fortran_2x3.npy")); },
+  test::expect_error<IOError>([&] { read_npy(fixture("f8_fortran_2x3.npy")); },
                   {"f8_fortran_2x3.npy", "fortran_order is True"});
 }
 
@@ -261,7 +249,7 @@ TEST_F(NpyTest, UnsupportedVersion) {
   std::vector<uint8_t> bytes = slurp(fixture("f4_2x3.npy"));
   bytes[6] = 3;
   spill(path("v3.npy"), bytes);
-  expect_io_error([&] { read_npy(path("v3.npy")); }, {"v3.npy", "version 3.0"});
+  test::expect_error<IOError>([&] { read_npy(path("v3.npy")); }, {"v3.npy", "version 3.0"});
 }
 
 // Replaces the header text of a valid v1 file (keeping its length) to test the dict parser.
@@ -294,7 +282,7 @@ TEST_F(NpyTest, MalformedHeaders) {
     SCOPED_TRACE(c.dict);
     std::vector<uint8_t> bytes = with_header(c.dict);
     spill(path("h.npy"), bytes);
-    expect_io_error([&] { read_npy(path("h.npy")); }, {"h.npy", "npy", c.expect});
+    test::expect_error<IOError>([&] { read_npy(path("h.npy")); }, {"h.npy", "npy", c.expect});
   }
   // Equivalent spellings numpy could have used are accepted: other key order, double quotes,
   // no trailing comma, a 1-tuple without its comma.
@@ -309,7 +297,7 @@ TEST_F(NpyTest, MalformedHeaders) {
 TEST_F(NpyTest, ShapeAndSizeDisagree) {
   // A shape whose element count exceeds the data is reported as truncation, naming the shape.
   std::vector<uint8_t> bytes = with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }");
-  expect_io_error([&] { decode_npy(bytes.data(), bytes.size(), "mem"); },
+  test::expect_error<IOError>([&] { decode_npy(bytes.data(), bytes.size(), "mem"); },
                   {"mem", "truncated data", "<f8", "48 bytes", "only 24"});
 }
 

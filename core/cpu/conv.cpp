@@ -158,6 +158,23 @@ void im2col_image(const T* x, const Geom& g, T* col) {
                     [&](int64_t c0, int64_t c1) { im2col(x, g, col, c0, c1); });
 }
 
+// Runs image(n, col) for every image n with a per-thread column buffer (K x HWo, none for a
+// direct 1x1 conv): images in parallel when the batch allows, else one after another (each then
+// threads inside, see batch_parallel).
+template <class T, class F>
+void for_each_image(const Geom& g, F&& image) {
+  size_t col_size = g.direct() ? 0 : static_cast<size_t>(g.K() * g.HWo());
+  if (batch_parallel(g)) {
+    for_image_ranges(g.N, [&](int64_t, int64_t, int64_t lo, int64_t hi) {
+      T* col = scratch<T, 0>(col_size);
+      for (int64_t n = lo; n < hi; ++n) image(n, col);
+    });
+  } else {
+    T* col = scratch<T, 0>(col_size);
+    for (int64_t n = 0; n < g.N; ++n) image(n, col);
+  }
+}
+
 template <class T>
 void conv_forward(const T* x, const T* w, const T* b, T* y, const Geom& g) {
   const int64_t K = g.K(), HWo = g.HWo();
@@ -169,16 +186,7 @@ void conv_forward(const T* x, const T* w, const T* b, T* y, const Geom& g) {
     Y.noalias() = Wm * CMap<T>(g.direct() ? xn : col, K, HWo);
     if (b) Y.colwise() += CVec<T>(b, g.Co);
   };
-  size_t col_size = g.direct() ? 0 : static_cast<size_t>(K * HWo);
-  if (batch_parallel(g)) {
-    for_image_ranges(g.N, [&](int64_t, int64_t, int64_t lo, int64_t hi) {
-      T* col = scratch<T, 0>(col_size);
-      for (int64_t n = lo; n < hi; ++n) image(n, col);
-    });
-  } else {
-    T* col = scratch<T, 0>(col_size);
-    for (int64_t n = 0; n < g.N; ++n) image(n, col);
-  }
+  for_each_image<T>(g, image);
 }
 
 template <class T>
@@ -197,16 +205,7 @@ void conv_backward_input(const T* gy, const T* w, T* dx, const Geom& g) {
     cpu::parallel_for(g.C, g.kh * g.kw * HWo,
                       [&](int64_t c0, int64_t c1) { col2im(col, g, dxn, c0, c1); });
   };
-  size_t col_size = g.direct() ? 0 : static_cast<size_t>(K * HWo);
-  if (batch_parallel(g)) {
-    for_image_ranges(g.N, [&](int64_t, int64_t, int64_t lo, int64_t hi) {
-      T* col = scratch<T, 0>(col_size);
-      for (int64_t n = lo; n < hi; ++n) image(n, col);
-    });
-  } else {
-    T* col = scratch<T, 0>(col_size);
-    for (int64_t n = 0; n < g.N; ++n) image(n, col);
-  }
+  for_each_image<T>(g, image);
 }
 
 // dW = sum_n G_n · col_nᵀ. In the batch-parallel mode each thread sums its images into its own

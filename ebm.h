@@ -3,4 +3,5 @@
 
 #include "autograd/ops.h"
 #include "core/philox.h"
+#include "core/settings.h"
 #include "core/tensor.h"

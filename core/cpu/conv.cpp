@@ -1,8 +1,11 @@
-// CPU backend of the spatial ops. conv2d and its adjoints are im2col / col2im plus one Eigen GEMM
-// per image: y_n [C_out, HW_out] = W [C_out, K] · col_n [K, HW_out] with K = C_in·kH·kW. A 1x1,
-// stride-1, unpadded conv skips im2col (x_n is its own column matrix). Batches of at least one
-// image per thread run images in parallel with per-thread column buffers (Eigen then runs
-// single-threaded); smaller batches go image by image with Eigen threading the GEMM.
+// The spatial ops: argument checks, then the backend.
+// CPU: conv2d and its adjoints are im2col / col2im plus one Eigen GEMM per image:
+// y_n [C_out, HW_out] = W [C_out, K] · col_n [K, HW_out] with K = C_in·kH·kW. A 1x1, stride-1,
+// unpadded conv skips im2col (x_n is its own column matrix). Batches of at least one image per
+// thread run images in parallel with per-thread column buffers (Eigen then runs single-threaded);
+// smaller batches go image by image with Eigen threading the GEMM.
+// CUDA (cuda tensors in a CUDA build): conv2d and its adjoints through cuDNN (cuda/cudnn_conv.h,
+// TF32 per ebm::allow_tf32()), pooling, upsampling and biases through cuda/pool.h.
 #include "core/ops/conv.h"
 
 #include "core/cpu/eigen_maps.h"
@@ -13,6 +16,13 @@
 
 #include "core/cpu/parallel.h"
 #include "core/ops/dispatch.h"
+#include "core/ops/pool_window.h"
+#include "core/settings.h"
+
+#if defined(EBM_WITH_CUDA)
+#include "cuda/cudnn_conv.h"
+#include "cuda/pool.h"
+#endif
 
 namespace ebm::ops {
 
@@ -255,28 +265,8 @@ void conv_backward_weight(const T* gy, const T* x, T* dw, const Geom& g) {
   });
 }
 
-// ---- pooling and upsampling: one (n, c) plane per work item.
-
-struct PoolGeom {
-  int64_t planes, H, W, Ho, Wo, k, s, p;
-  bool include_pad;
-};
-
-// The window of output (oh, ow) clipped to the image, and its divisor (PyTorch's rule: with
-// count_include_pad the padded window, cut at H + p / W + p; else the clipped window).
-inline void pool_window(const PoolGeom& g, int64_t oh, int64_t ow, int64_t& h0, int64_t& h1,
-                        int64_t& w0, int64_t& w1, int64_t& div) {
-  h0 = oh * g.s - g.p;
-  w0 = ow * g.s - g.p;
-  h1 = std::min(h0 + g.k, g.H + g.p);
-  w1 = std::min(w0 + g.k, g.W + g.p);
-  int64_t padded = (h1 - h0) * (w1 - w0);
-  h0 = std::max<int64_t>(h0, 0);
-  w0 = std::max<int64_t>(w0, 0);
-  h1 = std::min(h1, g.H);
-  w1 = std::min(w1, g.W);
-  div = g.include_pad ? padded : (h1 - h0) * (w1 - w0);
-}
+// ---- pooling and upsampling: one (n, c) plane per work item. The window arithmetic (PoolGeom,
+// pool_window) is core/ops/pool_window.h, shared with the CUDA kernels.
 
 template <class T>
 void avg_pool_forward(const T* x, T* y, const PoolGeom& g) {
@@ -286,12 +276,11 @@ void avg_pool_forward(const T* x, T* y, const PoolGeom& g) {
       T* yp = y + pl * g.Ho * g.Wo;
       for (int64_t oh = 0; oh < g.Ho; ++oh)
         for (int64_t ow = 0; ow < g.Wo; ++ow) {
-          int64_t h0, h1, w0, w1, div;
-          pool_window(g, oh, ow, h0, h1, w0, w1, div);
+          const PoolWindow win = pool_window(g, oh, ow);
           T acc = 0;
-          for (int64_t ih = h0; ih < h1; ++ih)
-            for (int64_t iw = w0; iw < w1; ++iw) acc += xp[ih * g.W + iw];
-          yp[oh * g.Wo + ow] = acc / T(div);
+          for (int64_t ih = win.h0; ih < win.h1; ++ih)
+            for (int64_t iw = win.w0; iw < win.w1; ++iw) acc += xp[ih * g.W + iw];
+          yp[oh * g.Wo + ow] = acc / T(win.div);
         }
     }
   });
@@ -306,11 +295,10 @@ void avg_pool_backward(const T* gy, T* dx, const PoolGeom& g) {
       std::fill(dp, dp + g.H * g.W, T(0));
       for (int64_t oh = 0; oh < g.Ho; ++oh)
         for (int64_t ow = 0; ow < g.Wo; ++ow) {
-          int64_t h0, h1, w0, w1, div;
-          pool_window(g, oh, ow, h0, h1, w0, w1, div);
-          T v = gp[oh * g.Wo + ow] / T(div);
-          for (int64_t ih = h0; ih < h1; ++ih)
-            for (int64_t iw = w0; iw < w1; ++iw) dp[ih * g.W + iw] += v;
+          const PoolWindow win = pool_window(g, oh, ow);
+          T v = gp[oh * g.Wo + ow] / T(win.div);
+          for (int64_t ih = win.h0; ih < win.h1; ++ih)
+            for (int64_t iw = win.w0; iw < win.w1; ++iw) dp[ih * g.W + iw] += v;
         }
     }
   });
@@ -349,6 +337,18 @@ void upsample_backward(const T* gy, T* dx, int64_t planes, int64_t H, int64_t W,
   });
 }
 
+#if defined(EBM_WITH_CUDA)
+cuda::ConvGeom2d cuda_geom(const Shape& x, const Shape& w, const Shape& y, int stride,
+                           int padding) {
+  cuda::ConvGeom2d g;
+  g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
+  g.co = w[0], g.kh = w[2], g.kw = w[3];
+  g.ho = y[2], g.wo = y[3];
+  g.stride = stride, g.padding = padding;
+  return g;
+}
+#endif
+
 void check_conv_args(int stride, int padding, const char* op) {
   EBM_CHECK(stride >= 1, ValueError, op, ": stride must be >= 1, got ", stride);
   EBM_CHECK(padding >= 0, ValueError, op, ": padding must be >= 0, got ", padding);
@@ -378,7 +378,6 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
   check_float(x, op, "x");
   check_same_dtype(x, w, op);
   check_same_device(x, w, op);
-  require_cpu(x, op);
   Shape ys = conv2d_output_shape(x.shape(), w.shape(), stride, padding, op);
   if (b.defined()) {
     check_same_dtype(x, b, op);
@@ -388,6 +387,26 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
   }
   Tensor y = Tensor::empty(ys, x.dtype(), x.device());
   if (y.numel() == 0) return y;
+#if defined(EBM_WITH_CUDA)
+  if (x.device().is_cuda()) {
+    const int dev = x.device().index;
+    if (x.size(1) == 0) {  // no input channels: an empty sum, then the bias (cuDNN wants C >= 1)
+      y.zero_();
+      if (b.defined())
+        EBM_DISPATCH_FLOAT(x.dtype(), op, [&] {
+          cuda::add_channel_bias<T>(static_cast<T*>(y.data_ptr()),
+                                    static_cast<const T*>(b.data_ptr()), ys[0], ys[1],
+                                    ys[2] * ys[3], dev, cuda::stream_for(dev));
+        });
+      return y;
+    }
+    cuda::conv2d_forward(x.dtype(), cuda_geom(x.shape(), w.shape(), ys, stride, padding),
+                         x.data_ptr(), w.data_ptr(), b.defined() ? b.data_ptr() : nullptr,
+                         y.data_ptr(), allow_tf32(), dev, cuda::stream_for(dev));
+    return y;
+  }
+#endif
+  require_cpu(x, op);
   Geom g = make_geom(x.shape(), w.shape(), ys, stride, padding);
   EBM_DISPATCH_FLOAT(x.dtype(), op, [&] {
     conv_forward<T>(x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr, y.data<T>(), g);
@@ -403,13 +422,22 @@ Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Shap
   check_float(grad_out, op, "grad_out");
   check_same_dtype(grad_out, w, op);
   check_same_device(grad_out, w, op);
-  require_cpu(grad_out, op);
   Shape ys = conv2d_output_shape(x_shape, w.shape(), stride, padding, op);
   EBM_CHECK(grad_out.shape() == ys, ShapeError, op, ": grad_out ", grad_out.shape(),
             " does not match the conv2d output ", ys, " of x ", x_shape, " and w ", w.shape());
   Tensor dx = Tensor::empty(x_shape, w.dtype(), w.device());
   if (dx.numel() == 0) return dx;
   if (ys.numel() == 0) return dx.zero_();
+#if defined(EBM_WITH_CUDA)
+  if (w.device().is_cuda()) {
+    const int dev = w.device().index;
+    cuda::conv2d_backward_data(w.dtype(), cuda_geom(x_shape, w.shape(), ys, stride, padding),
+                               grad_out.data_ptr(), w.data_ptr(), dx.data_ptr(), allow_tf32(), dev,
+                               cuda::stream_for(dev));
+    return dx;
+  }
+#endif
+  require_cpu(grad_out, op);
   Geom g = make_geom(x_shape, w.shape(), ys, stride, padding);
   EBM_DISPATCH_FLOAT(w.dtype(), op, [&] {
     conv_backward_input<T>(grad_out.data<T>(), w.data<T>(), dx.data<T>(), g);
@@ -425,18 +453,66 @@ Tensor conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const Sha
   check_float(x, op, "x");
   check_same_dtype(grad_out, x, op);
   check_same_device(grad_out, x, op);
-  require_cpu(x, op);
   Shape ys = conv2d_output_shape(x.shape(), w_shape, stride, padding, op);
   EBM_CHECK(grad_out.shape() == ys, ShapeError, op, ": grad_out ", grad_out.shape(),
             " does not match the conv2d output ", ys, " of x ", x.shape(), " and w ", w_shape);
   Tensor dw = Tensor::empty(w_shape, x.dtype(), x.device());
   if (dw.numel() == 0) return dw;
   if (ys.numel() == 0) return dw.zero_();
+#if defined(EBM_WITH_CUDA)
+  if (x.device().is_cuda()) {
+    const int dev = x.device().index;
+    cuda::conv2d_backward_filter(x.dtype(), cuda_geom(x.shape(), w_shape, ys, stride, padding),
+                                 grad_out.data_ptr(), x.data_ptr(), dw.data_ptr(), allow_tf32(),
+                                 dev, cuda::stream_for(dev));
+    return dw;
+  }
+#endif
+  require_cpu(x, op);
   Geom g = make_geom(x.shape(), w_shape, ys, stride, padding);
   EBM_DISPATCH_FLOAT(x.dtype(), op, [&] {
     conv_backward_weight<T>(grad_out.data<T>(), x.data<T>(), dw.data<T>(), g);
   });
   return dw;
+}
+
+Tensor conv2d_backward_bias(const Tensor& grad_out) {
+  const char* op = "conv2d_backward_bias";
+  check_defined(grad_out, op, "grad_out");
+  check_float(grad_out, op, "grad_out");
+  check_dim(grad_out, 4, op, "grad_out");
+  const Shape& s = grad_out.shape();
+  Tensor db = Tensor::empty({s[1]}, grad_out.dtype(), grad_out.device());
+  if (db.numel() == 0) return db;
+  if (grad_out.numel() == 0) return db.zero_();
+#if defined(EBM_WITH_CUDA)
+  if (grad_out.device().is_cuda()) {
+    const int dev = grad_out.device().index;
+    cuda::ConvGeom2d g;  // only the output side matters: [n, co, ho, wo]
+    g.n = s[0], g.co = s[1], g.ho = s[2], g.wo = s[3];
+    g.c = 1, g.kh = 1, g.kw = 1, g.h = s[2], g.w = s[3];  // a 1x1 conv with that output
+    cuda::conv2d_backward_bias(grad_out.dtype(), g, grad_out.data_ptr(), db.data_ptr(), dev,
+                               cuda::stream_for(dev));
+    return db;
+  }
+#endif
+  require_cpu(grad_out, op);
+  EBM_DISPATCH_FLOAT(grad_out.dtype(), op, [&] {
+    const T* gp = grad_out.data<T>();
+    T* d = db.data<T>();
+    const int64_t hw = s[2] * s[3];
+    cpu::parallel_for(s[1], s[0] * hw, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        T acc = 0;
+        for (int64_t n = 0; n < s[0]; ++n) {
+          const T* p = gp + (n * s[1] + c) * hw;
+          for (int64_t i = 0; i < hw; ++i) acc += p[i];
+        }
+        d[c] = acc;
+      }
+    });
+  });
+  return db;
 }
 
 namespace {
@@ -461,10 +537,20 @@ Tensor avg_pool2d(const Tensor& x, int kernel, int stride, int padding, bool cou
   const char* op = "avg_pool2d";
   check_defined(x, op, "x");
   check_float(x, op, "x");
-  require_cpu(x, op);
   PoolGeom g = pool_geom(x.shape(), kernel, stride, padding, count_include_pad, op);
   Tensor y = Tensor::empty({x.size(0), x.size(1), g.Ho, g.Wo}, x.dtype(), x.device());
   if (y.numel() == 0) return y;
+#if defined(EBM_WITH_CUDA)
+  if (x.device().is_cuda()) {
+    const int dev = x.device().index;
+    EBM_DISPATCH_FLOAT(x.dtype(), op, [&] {
+      cuda::avg_pool2d_forward<T>(static_cast<const T*>(x.data_ptr()),
+                                  static_cast<T*>(y.data_ptr()), g, dev, cuda::stream_for(dev));
+    });
+    return y;
+  }
+#endif
+  require_cpu(x, op);
   EBM_DISPATCH_FLOAT(x.dtype(), op, [&] { avg_pool_forward<T>(x.data<T>(), y.data<T>(), g); });
   return y;
 }
@@ -474,13 +560,23 @@ Tensor avg_pool2d_backward(const Tensor& grad_out, const Shape& x_shape, int ker
   const char* op = "avg_pool2d_backward";
   check_defined(grad_out, op, "grad_out");
   check_float(grad_out, op, "grad_out");
-  require_cpu(grad_out, op);
   PoolGeom g = pool_geom(x_shape, kernel, stride, padding, count_include_pad, op);
   Shape ys{x_shape[0], x_shape[1], g.Ho, g.Wo};
   EBM_CHECK(grad_out.shape() == ys, ShapeError, op, ": grad_out ", grad_out.shape(),
             " does not match the pooled shape ", ys, " of x ", x_shape);
   Tensor dx = Tensor::empty(x_shape, grad_out.dtype(), grad_out.device());
   if (dx.numel() == 0) return dx;
+#if defined(EBM_WITH_CUDA)
+  if (grad_out.device().is_cuda()) {
+    const int dev = grad_out.device().index;
+    EBM_DISPATCH_FLOAT(grad_out.dtype(), op, [&] {
+      cuda::avg_pool2d_backward<T>(static_cast<const T*>(grad_out.data_ptr()),
+                                   static_cast<T*>(dx.data_ptr()), g, dev, cuda::stream_for(dev));
+    });
+    return dx;
+  }
+#endif
+  require_cpu(grad_out, op);
   EBM_DISPATCH_FLOAT(grad_out.dtype(), op,
                      [&] { avg_pool_backward<T>(grad_out.data<T>(), dx.data<T>(), g); });
   return dx;
@@ -490,12 +586,23 @@ Tensor upsample_nearest2d(const Tensor& x, int scale) {
   const char* op = "upsample_nearest2d";
   check_defined(x, op, "x");
   check_float(x, op, "x");
-  require_cpu(x, op);
   EBM_CHECK(x.dim() == 4, ShapeError, op, ": input must be 4-D [N, C, H, W], got ", x.description());
   EBM_CHECK(scale >= 1, ValueError, op, ": scale must be >= 1, got ", scale);
   const Shape& s = x.shape();
   Tensor y = Tensor::empty({s[0], s[1], s[2] * scale, s[3] * scale}, x.dtype(), x.device());
   if (y.numel() == 0) return y;
+#if defined(EBM_WITH_CUDA)
+  if (x.device().is_cuda()) {
+    const int dev = x.device().index;
+    EBM_DISPATCH_FLOAT(x.dtype(), op, [&] {
+      cuda::upsample_nearest2d_forward<T>(static_cast<const T*>(x.data_ptr()),
+                                          static_cast<T*>(y.data_ptr()), s[0] * s[1], s[2], s[3],
+                                          scale, dev, cuda::stream_for(dev));
+    });
+    return y;
+  }
+#endif
+  require_cpu(x, op);
   EBM_DISPATCH_FLOAT(x.dtype(), op, [&] {
     upsample_forward<T>(x.data<T>(), y.data<T>(), s[0] * s[1], s[2], s[3], scale);
   });
@@ -506,7 +613,6 @@ Tensor upsample_nearest2d_backward(const Tensor& grad_out, int scale) {
   const char* op = "upsample_nearest2d_backward";
   check_defined(grad_out, op, "grad_out");
   check_float(grad_out, op, "grad_out");
-  require_cpu(grad_out, op);
   EBM_CHECK(scale >= 1, ValueError, op, ": scale must be >= 1, got ", scale);
   const Shape& s = grad_out.shape();
   EBM_CHECK(grad_out.dim() == 4 && s[2] % scale == 0 && s[3] % scale == 0, ShapeError, op,
@@ -515,6 +621,18 @@ Tensor upsample_nearest2d_backward(const Tensor& grad_out, int scale) {
   int64_t H = s[2] / scale, W = s[3] / scale;
   Tensor dx = Tensor::empty({s[0], s[1], H, W}, grad_out.dtype(), grad_out.device());
   if (dx.numel() == 0) return dx;
+#if defined(EBM_WITH_CUDA)
+  if (grad_out.device().is_cuda()) {
+    const int dev = grad_out.device().index;
+    EBM_DISPATCH_FLOAT(grad_out.dtype(), op, [&] {
+      cuda::upsample_nearest2d_backward<T>(static_cast<const T*>(grad_out.data_ptr()),
+                                           static_cast<T*>(dx.data_ptr()), s[0] * s[1], H, W,
+                                           scale, dev, cuda::stream_for(dev));
+    });
+    return dx;
+  }
+#endif
+  require_cpu(grad_out, op);
   EBM_DISPATCH_FLOAT(grad_out.dtype(), op, [&] {
     upsample_backward<T>(grad_out.data<T>(), dx.data<T>(), s[0] * s[1], H, W, scale);
   });

@@ -1,11 +1,18 @@
-// CPU backend of the dense linear algebra ops: Eigen GEMM over row-major Maps of the tensors'
-// memory (no copies; transposes are folded into the product). Eigen splits a large product
-// over the OpenMP threads by itself, and runs single-threaded when called inside a parallel region.
+// The dense linear algebra ops: argument checks, then the backend. CPU: Eigen GEMM over
+// row-major Maps of the tensors' memory (no copies; transposes are folded into the product).
+// Eigen splits a large product over the OpenMP threads by itself, and runs single-threaded when
+// called inside a parallel region. CUDA (cuda tensors in a CUDA build): cuBLAS through
+// cuda/blas.h, in TF32 when ebm::allow_tf32() (core/settings.h).
 #include "core/ops/linalg.h"
 
 #include "core/cpu/eigen_maps.h"
 
 #include "core/ops/dispatch.h"
+#include "core/settings.h"
+
+#if defined(EBM_WITH_CUDA)
+#include "cuda/blas.h"
+#endif
 
 namespace ebm::ops {
 
@@ -38,7 +45,6 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   check_float(a, op, "a");
   check_same_dtype(a, b, op);
   check_same_device(a, b, op);
-  require_cpu(a, op);
   int64_t m = trans_a ? a.size(1) : a.size(0), ka = trans_a ? a.size(0) : a.size(1);
   int64_t kb = trans_b ? b.size(1) : b.size(0), n = trans_b ? b.size(0) : b.size(1);
   EBM_CHECK(ka == kb, ShapeError, op, ": inner dimensions differ: a ", a.shape(),
@@ -47,6 +53,18 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   Tensor c = Tensor::empty({m, n}, a.dtype(), a.device());
   if (c.numel() == 0) return c;
   if (ka == 0) return c.zero_();
+#if defined(EBM_WITH_CUDA)
+  if (a.device().is_cuda()) {
+    const int dev = a.device().index;
+    EBM_DISPATCH_FLOAT(a.dtype(), op, [&] {
+      cuda::gemm(static_cast<const T*>(a.data_ptr()), a.size(0), a.size(1), trans_a,
+                 static_cast<const T*>(b.data_ptr()), b.size(0), b.size(1), trans_b,
+                 static_cast<T*>(c.data_ptr()), m, n, allow_tf32(), dev, cuda::stream_for(dev));
+    });
+    return c;
+  }
+#endif
+  require_cpu(a, op);
   EBM_DISPATCH_FLOAT(a.dtype(), op, [&] {
     gemm_cpu<T>(a.data<T>(), a.size(0), a.size(1), trans_a, b.data<T>(), b.size(0), b.size(1),
                 trans_b, c.data<T>(), m, n);
@@ -63,7 +81,6 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   check_float(x, op, "x");
   check_same_dtype(x, w, op);
   check_same_device(x, w, op);
-  require_cpu(x, op);
   EBM_CHECK(x.size(1) == w.size(1), ShapeError, op, ": x ", x.shape(), " has ", x.size(1),
             " input features but w ", w.shape(), " expects ", w.size(1), " (w is [out, in])");
   int64_t n = x.size(0), in = x.size(1), out = w.size(0);
@@ -75,6 +92,19 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   }
   Tensor y = Tensor::empty({n, out}, x.dtype(), x.device());
   if (y.numel() == 0) return y;
+#if defined(EBM_WITH_CUDA)
+  if (x.device().is_cuda()) {
+    const int dev = x.device().index;
+    EBM_DISPATCH_FLOAT(x.dtype(), op, [&] {
+      cuda::linear(static_cast<const T*>(x.data_ptr()), static_cast<const T*>(w.data_ptr()),
+                   b.defined() ? static_cast<const T*>(b.data_ptr()) : nullptr,
+                   static_cast<T*>(y.data_ptr()), n, in, out, allow_tf32(), dev,
+                   cuda::stream_for(dev));
+    });
+    return y;
+  }
+#endif
+  require_cpu(x, op);
   EBM_DISPATCH_FLOAT(x.dtype(), op, [&] {
     MMap<T> Y(y.data<T>(), n, out);
     if (in == 0) Y.setZero();

@@ -24,6 +24,10 @@ Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Shap
 // The gradient w.r.t. a weight of shape w_shape: sum over the batch of grad_out ⊗ patches of x.
 Tensor conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const Shape& w_shape,
                               int stride, int padding);
+// The gradient w.r.t. the bias: grad_out [N, C_out, H_out, W_out] summed over N, H_out, W_out.
+// (Autograd's conv2d node sums with the differentiable ebm::sum instead, which keeps the bias
+// gradient differentiable for second-order use; this op is the fused single-pass form.)
+Tensor conv2d_backward_bias(const Tensor& grad_out);
 
 // Mean over kernel x kernel windows, output floor((H + 2p - k) / s) + 1. With count_include_pad
 // the divisor counts the padding (but not past H + p, as in PyTorch); else only real pixels.

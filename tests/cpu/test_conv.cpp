@@ -247,6 +247,31 @@ TEST(Conv2d, ErrorsNameOpAndShapes) {
       {"conv2d_backward_input", "[2, 4, 7, 7]", "[2, 4, 8, 8]"});
 }
 
+TEST(Conv2d, BackwardBiasSumsOverBatchAndSpace) {
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    SCOPED_TRACE(dtype_name(dt));
+    for (Shape s : {Shape{1, 1, 1, 1}, Shape{3, 5, 4, 7}, Shape{16, 24, 16, 16}}) {
+      Tensor g = randn(s, dt);
+      auto gv = g.to_vector<double>();
+      std::vector<double> ref(s[1]), mag(s[1]);
+      for (int64_t i = 0; i < s.numel(); ++i) {
+        ref[(i / (s[2] * s[3])) % s[1]] += gv[i];
+        mag[(i / (s[2] * s[3])) % s[1]] += std::fabs(gv[i]);
+      }
+      expect_within_sum_bound(ops::conv2d_backward_bias(g),
+                              {Tensor::from_vector(ref, {s[1]}), Tensor::from_vector(mag, {s[1]})},
+                              s[0] * s[2] * s[3]);
+      // The op autograd's conv2d node would give for the bias.
+      EXPECT_TENSOR_NEAR(ops::conv2d_backward_bias(g), ops::sum(g, {0, 2, 3}),
+                         dt == DType::Float32 ? 1e-4 : 1e-12, 1e-4);
+    }
+  }
+  EXPECT_EQ(ops::conv2d_backward_bias(Tensor::zeros({0, 3, 2, 2})).to_vector<double>(),
+            std::vector<double>(3, 0.0));
+  test::expect_error<ShapeError>([] { ops::conv2d_backward_bias(randn({2, 3, 4})); },
+                                 {"conv2d_backward_bias", "[2, 3, 4]"});
+}
+
 // ---- conv_transpose2d: naive scatter y[n, co, i*s - p + ki, j*s - p + kj] += x[n, ci, i, j] w[ci, co, ki, kj]
 
 TEST(ConvTranspose2d, MatchesNaiveScatterAndGradients) {

@@ -1,9 +1,15 @@
 #include "core/tensor.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "core/device_hooks.h"
+
+#if defined(EBM_WITH_CUDA)
+#include "cuda/elementwise.h"  // the fill kernel
+#include "cuda/stream.h"
+#endif
 
 namespace ebm {
 
@@ -205,9 +211,39 @@ Tensor& Tensor::fill_(double value) {
   bump_version();
   int64_t n = numel();
   if (device().is_cuda()) {
-    EBM_CHECK(value == 0.0, DeviceError, "fill_: only zero fill of cuda tensors is available here");
-    device_hooks::cuda_memset_zero(data_ptr(), nbytes(), device().index);
+    // The value's bits in the tensor's dtype: all-zero bits (not -0.0) are a memset, anything
+    // else the fill kernel of cuda/elementwise.h.
+    uint64_t bits = 0;
+    switch (dtype()) {
+      case DType::Float32: {
+        float v = static_cast<float>(value);
+        uint32_t u;
+        std::memcpy(&u, &v, 4);
+        bits = u;
+        break;
+      }
+      case DType::Float64: std::memcpy(&bits, &value, 8); break;
+      case DType::Int64: {
+        int64_t v = static_cast<int64_t>(value);
+        std::memcpy(&bits, &v, 8);
+        break;
+      }
+      default:
+        EBM_CHECK(value == 0.0 && !std::signbit(value), DTypeError, "fill_: a non-zero fill of ",
+                  description(), " is not supported (float32, float64 and int64 are)");
+    }
+    if (bits == 0) {
+      device_hooks::cuda_memset_zero(data_ptr(), nbytes(), device().index);
+      return *this;
+    }
+#if defined(EBM_WITH_CUDA)
+    cuda::DeviceGuard guard(device().index);
+    cuda::fill(data_ptr(), n, static_cast<int>(element_size(dtype())), bits,
+               cuda::current_stream(device().index));
     return *this;
+#else
+    EBM_THROW(DeviceError, "fill_: ", description(), " needs the CUDA backend, which this build lacks");
+#endif
   }
   switch (dtype()) {
     case DType::Float32: std::fill_n(data<float>(), n, static_cast<float>(value)); break;

@@ -1,8 +1,6 @@
-// CUDA devices and streams: detection (count, properties, why none can be used), the device
-// guard, and the stream every launch of the engine goes to. Each device has one default stream,
-// created on first use with cudaStreamNonBlocking so that it never serialises against the legacy
-// NULL stream; all engine work (kernels, copies, memsets) is queued on current_stream(), which a
-// StreamGuard can redirect for one thread (e.g. to a capture stream for CUDA graphs).
+// CUDA devices and streams: detection (count, properties, why none can be used), and through
+// cuda/stream.h (plain C++, usable outside cuda/) the device guard and the stream every launch of
+// the engine goes to.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -11,7 +9,12 @@
 #include <string>
 #include <type_traits>
 
+#include "cuda/stream.h"  // current_device, DeviceGuard, current_stream, synchronize, StreamGuard
+
 namespace ebm::cuda {
+
+static_assert(std::is_same<cudaStream_t, StreamHandle>::value,
+              "cuda/stream.h declares the stream functions with cudaStream_t spelt CUstream_st*");
 
 // ceil(a / b) for non-negative integers, for grid sizes: ceil_div(n, block).
 template <class T>
@@ -56,39 +59,6 @@ std::string format_bytes(double bytes);
 // Throws DeviceError unless `device` names a usable device; the message carries
 // unavailable_reason() when there is none.
 void check_device(int device);
-int current_device();
-
-// Makes `device` current for the scope and restores the previous one (only calls the runtime
-// when they differ).
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device);
-  ~DeviceGuard();
-  DeviceGuard(const DeviceGuard&) = delete;
-  DeviceGuard& operator=(const DeviceGuard&) = delete;
-
- private:
-  int previous_ = -1;
-};
-
-// The stream engine work on `device` (default: the current device) goes to: the thread's
-// StreamGuard override if any, else the device's default non-blocking stream.
-cudaStream_t current_stream(int device = -1);
-// Waits for everything queued on current_stream(device).
-void synchronize(int device = -1);
-
-// Redirects current_stream(device) to `stream` for this thread and scope.
-class StreamGuard {
- public:
-  StreamGuard(cudaStream_t stream, int device = -1);
-  ~StreamGuard();
-  StreamGuard(const StreamGuard&) = delete;
-  StreamGuard& operator=(const StreamGuard&) = delete;
-
- private:
-  int device_;
-  cudaStream_t previous_;
-};
 
 // cudaSuccess when this build's kernels have an image (SASS or JIT-able PTX) for `device`;
 // defined next to a trivial kernel in kernels/probe.cu.

@@ -1,9 +1,17 @@
 // CPU backend of the elementwise ops: loops over the shared EBM_HD functors, with the op bound
-// at compile time (one instantiation per op) so the inner loops vectorise.
+// at compile time (one instantiation per op) so the inner loops vectorise. In a CUDA build the
+// entry points hand cuda tensors, after the same checks, to the launchers of cuda/elementwise.h
+// (kernels over the same functors) on the tensor's device and current stream.
 #include "core/ops/elementwise.h"
 
 #include "core/cpu/parallel.h"
+#include "core/ops/broadcast.h"
 #include "core/ops/dispatch.h"
+
+#if defined(EBM_WITH_CUDA)
+#include "cuda/elementwise.h"
+#include "cuda/stream.h"
+#endif
 
 namespace ebm {
 
@@ -40,56 +48,6 @@ void unary_cpu(UnaryOp op, const T* x, T* y, int64_t n, T a, T b) {
     EBM_CASE(Sigmoid) EBM_CASE(Pow) EBM_CASE(Clamp) EBM_CASE(ClampMask) EBM_CASE(Affine)
 #undef EBM_CASE
   }
-}
-
-// Broadcast geometry after padding both operands to the output's rank and merging adjacent
-// dimensions that are contiguous for all three tensors (so per-channel [1,C,1,1] against
-// [N,C,H,W] becomes three dims with an inner run of H*W).
-struct BroadcastPlan {
-  int ndim = 0;
-  int64_t shape[kMaxDims];
-  int64_t sx[kMaxDims], sy[kMaxDims];  // element strides, 0 where broadcast
-};
-
-BroadcastPlan plan_broadcast(const Shape& out, const Shape& xs, const Shape& ys) {
-  int n = out.ndim();
-  int64_t shp[kMaxDims], sx[kMaxDims], sy[kMaxDims];
-  auto strides_for = [&](const Shape& s, int64_t* st) {
-    int64_t acc = 1;
-    for (int i = n - 1; i >= 0; --i) {
-      int j = s.ndim() - n + i;
-      int64_t d = j >= 0 ? s[j] : 1;
-      st[i] = d == 1 ? 0 : acc;
-      acc *= d;
-    }
-  };
-  for (int i = 0; i < n; ++i) shp[i] = out[i];
-  strides_for(xs, sx);
-  strides_for(ys, sy);
-  BroadcastPlan p;
-  for (int i = 0; i < n; ++i) {
-    if (shp[i] == 1) continue;  // size-1 dims carry no work
-    if (p.ndim > 0) {
-      int k = p.ndim - 1;
-      bool mx = p.sx[k] == sx[i] * shp[i], my = p.sy[k] == sy[i] * shp[i];
-      if (mx && my) {  // merge dim i into the previous one
-        p.shape[k] *= shp[i];
-        p.sx[k] = sx[i];
-        p.sy[k] = sy[i];
-        continue;
-      }
-    }
-    p.shape[p.ndim] = shp[i];
-    p.sx[p.ndim] = sx[i];
-    p.sy[p.ndim] = sy[i];
-    ++p.ndim;
-  }
-  if (p.ndim == 0) {  // all-ones shape: one element
-    p.ndim = 1;
-    p.shape[0] = 1;
-    p.sx[0] = p.sy[0] = 0;
-  }
-  return p;
 }
 
 template <class T, BinaryOp Op>
@@ -146,6 +104,11 @@ void axpy_cpu(T* x, T alpha, const T* y, int64_t n) {
   });
 }
 
+template <class T>
+const T* cptr(const Tensor& t) { return static_cast<const T*>(t.data_ptr()); }
+template <class T>
+T* mptr(const Tensor& t) { return static_cast<T*>(t.data_ptr()); }
+
 }  // namespace
 
 namespace ops {
@@ -154,6 +117,17 @@ Tensor unary(UnaryOp op, const Tensor& x, double a, double b) {
   const char* name = unary_op_name(op);
   check_defined(x, name, "x");
   check_float(x, name, "x");
+#if defined(EBM_WITH_CUDA)
+  if (x.device().is_cuda()) {
+    Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+    cuda::DeviceGuard guard(x.device().index);
+    EBM_DISPATCH_FLOAT(x.dtype(), name, [&] {
+      cuda::unary(op, cptr<T>(x), mptr<T>(y), x.numel(), T(a), T(b),
+                  cuda::current_stream(x.device().index));
+    });
+    return y;
+  }
+#endif
   require_cpu(x, name);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   EBM_DISPATCH_FLOAT(x.dtype(), name, [&] {
@@ -169,11 +143,20 @@ Tensor binary(BinaryOp op, const Tensor& x, const Tensor& y) {
   check_same_device(x, y, name);
   check_same_dtype(x, y, name);
   check_float(x, name, "x");
-  require_cpu(x, name);
   Shape out = broadcast_shapes(x.shape(), y.shape(), name);
   Tensor z = Tensor::empty(out, x.dtype(), x.device());
   if (out.numel() == 0) return z;
   BroadcastPlan p = plan_broadcast(out, x.shape(), y.shape());
+#if defined(EBM_WITH_CUDA)
+  if (x.device().is_cuda()) {
+    cuda::DeviceGuard guard(x.device().index);
+    EBM_DISPATCH_FLOAT(x.dtype(), name, [&] {
+      cuda::binary(op, p, cptr<T>(x), cptr<T>(y), mptr<T>(z), cuda::current_stream(x.device().index));
+    });
+    return z;
+  }
+#endif
+  require_cpu(x, name);
   EBM_DISPATCH_FLOAT(x.dtype(), name, [&] { binary_cpu<T>(op, p, x.data<T>(), y.data<T>(), z.data<T>()); });
   return z;
 }
@@ -185,13 +168,22 @@ void binary_(BinaryOp op, Tensor& x, const Tensor& y) {
   check_same_device(x, y, name);
   check_same_dtype(x, y, name);
   check_float(x, name, "x");
-  require_cpu(x, name);
   Shape out = broadcast_shapes(x.shape(), y.shape(), name);
   EBM_CHECK(out == x.shape(), ShapeError, name, "_: in-place result would have shape ", out,
             " but the destination is ", x.description());
   x.bump_version();
   if (out.numel() == 0) return;
   BroadcastPlan p = plan_broadcast(out, x.shape(), y.shape());
+#if defined(EBM_WITH_CUDA)
+  if (x.device().is_cuda()) {
+    cuda::DeviceGuard guard(x.device().index);
+    EBM_DISPATCH_FLOAT(x.dtype(), name, [&] {
+      cuda::binary(op, p, cptr<T>(x), cptr<T>(y), mptr<T>(x), cuda::current_stream(x.device().index));
+    });
+    return;
+  }
+#endif
+  require_cpu(x, name);
   // Elementwise in place is safe: each output element reads only its own x element.
   EBM_DISPATCH_FLOAT(x.dtype(), name, [&] { binary_cpu<T>(op, p, x.data<T>(), y.data<T>(), x.data<T>()); });
 }
@@ -201,6 +193,16 @@ void axpy_(Tensor& x, double alpha, const Tensor& y) {
   check_same_dtype(x, y, "axpy_");
   check_same_device(x, y, "axpy_");
   check_float(x, "axpy_", "x");
+#if defined(EBM_WITH_CUDA)
+  if (x.device().is_cuda()) {
+    x.bump_version();
+    cuda::DeviceGuard guard(x.device().index);
+    EBM_DISPATCH_FLOAT(x.dtype(), "axpy_", [&] {
+      cuda::axpy(mptr<T>(x), T(alpha), cptr<T>(y), x.numel(), cuda::current_stream(x.device().index));
+    });
+    return;
+  }
+#endif
   require_cpu(x, "axpy_");
   x.bump_version();
   EBM_DISPATCH_FLOAT(x.dtype(), "axpy_", [&] { axpy_cpu<T>(x.data<T>(), T(alpha), y.data<T>(), x.numel()); });

@@ -1,13 +1,20 @@
 // CPU backend of the reductions. Each axis is reduced as an (outer, r, inner) problem; several
-// axes are reduced one after another, highest first. Float sums accumulate in double.
+// axes are reduced one after another, highest first. Float sums accumulate in double (the shared
+// reduce_combine / ReduceAcc of core/ops/reduce.h). In a CUDA build a cuda tensor's axis goes to
+// cuda/reduce.h instead, on its device's current stream; mean, logsumexp and sum_to are composed
+// of sum, max and elementwise ops, so they run on either device unchanged.
 #include "core/ops/reduce.h"
 
 #include <algorithm>
-#include <limits>
 
 #include "core/cpu/parallel.h"
 #include "core/ops/dispatch.h"
 #include "core/ops/elementwise.h"
+
+#if defined(EBM_WITH_CUDA)
+#include "cuda/reduce.h"
+#include "cuda/stream.h"
+#endif
 
 namespace ebm::ops {
 
@@ -37,14 +44,41 @@ Shape reduced_shape(const Shape& s, const std::vector<int>& axes, bool keepdim) 
 
 namespace {
 
-enum class Reduce { Sum, Max };
+template <class T, ReduceOp Op>
+void reduce_axis_cpu(const T* xp, T* yp, int64_t outer, int64_t r, int64_t inner) {
+  cpu::parallel_for(outer * inner, r, [&](int64_t lo, int64_t hi) {
+    for (int64_t j = lo; j < hi; ++j) {
+      int64_t o = j / inner, i = j % inner;
+      const T* base = xp + o * r * inner + i;
+      using A = ReduceAcc<T, Op>;
+      A acc = reduce_identity<Op, A>();
+      for (int64_t k = 0; k < r; ++k) acc = reduce_combine<Op>(acc, static_cast<A>(base[k * inner]));
+      yp[j] = static_cast<T>(acc);
+    }
+  });
+}
 
+#if defined(EBM_WITH_CUDA)
+// The same on the GPU; the workspace of a two-pass reduction is a cuda tensor, so it comes from
+// (and is counted by) the device allocator like every other buffer.
 template <class T>
-using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
+void reduce_axis_cuda(const Tensor& x, Tensor& y, int64_t outer, int64_t r, int64_t inner,
+                      ReduceOp kind) {
+  const int dev = x.device().index;
+  cuda::DeviceGuard guard(dev);
+  size_t ws_bytes = cuda::reduce_workspace_bytes(kind, x.dtype(), outer, r, inner);
+  Tensor ws;
+  if (ws_bytes > 0)
+    ws = Tensor::empty(Shape{static_cast<int64_t>((ws_bytes + 7) / 8)}, DType::Float64, x.device());
+  cuda::reduce_axis(kind, static_cast<const T*>(x.data_ptr()), static_cast<T*>(y.data_ptr()), outer,
+                    r, inner, ws_bytes ? ws.data_ptr() : nullptr, ws_bytes,
+                    cuda::current_stream(dev));
+}
+#endif
 
 // Reduces axis `axis` of x (contiguous, shape s) with keepdim semantics.
 template <class T>
-Tensor reduce_axis(const Tensor& x, int axis, Reduce kind) {
+Tensor reduce_axis(const Tensor& x, int axis, ReduceOp kind) {
   const Shape& s = x.shape();
   int64_t outer = 1, inner = 1, r = s[axis];
   for (int i = 0; i < axis; ++i) outer *= s[i];
@@ -52,34 +86,28 @@ Tensor reduce_axis(const Tensor& x, int axis, Reduce kind) {
   std::vector<int64_t> dims = s.vec();
   dims[axis] = 1;
   Tensor y = Tensor::empty(Shape(dims), x.dtype(), x.device());
-  const T* xp = x.data<T>();
-  T* yp = y.data<T>();
-  cpu::parallel_for(outer * inner, r, [&](int64_t lo, int64_t hi) {
-    for (int64_t j = lo; j < hi; ++j) {
-      int64_t o = j / inner, i = j % inner;
-      const T* base = xp + o * r * inner + i;
-      if (kind == Reduce::Sum) {
-        Acc<T> acc = 0;
-        for (int64_t k = 0; k < r; ++k) acc += base[k * inner];
-        yp[j] = static_cast<T>(acc);
-      } else {
-        T m = -std::numeric_limits<T>::infinity();
-        for (int64_t k = 0; k < r; ++k) m = std::max(m, base[k * inner]);
-        if (r == 0) m = -std::numeric_limits<T>::infinity();
-        yp[j] = m;
-      }
-    }
-  });
+#if defined(EBM_WITH_CUDA)
+  if (x.device().is_cuda()) {
+    reduce_axis_cuda<T>(x, y, outer, r, inner, kind);
+    return y;
+  }
+#endif
+  if (kind == ReduceOp::Sum)
+    reduce_axis_cpu<T, ReduceOp::Sum>(x.data<T>(), y.data<T>(), outer, r, inner);
+  else
+    reduce_axis_cpu<T, ReduceOp::Max>(x.data<T>(), y.data<T>(), outer, r, inner);
   return y;
 }
 
-Tensor reduce(const Tensor& x, const std::vector<int>& axes_in, bool keepdim, Reduce kind,
+Tensor reduce(const Tensor& x, const std::vector<int>& axes_in, bool keepdim, ReduceOp kind,
               const char* op) {
   check_defined(x, op, "x");
   check_float(x, op, "x");
+#if !defined(EBM_WITH_CUDA)
   require_cpu(x, op);
+#endif
   std::vector<int> axes = resolve_axes(x.shape(), axes_in, op);
-  if (kind == Reduce::Max)
+  if (kind == ReduceOp::Max)
     for (int a : axes)
       EBM_CHECK(x.shape()[a] > 0, ShapeError, op, ": cannot take the max over empty axis ", a,
                 " of ", x.description());
@@ -93,25 +121,25 @@ Tensor reduce(const Tensor& x, const std::vector<int>& axes_in, bool keepdim, Re
 }  // namespace
 
 Tensor sum(const Tensor& x, const std::vector<int>& axes, bool keepdim) {
-  return reduce(x, axes, keepdim, Reduce::Sum, "sum");
+  return reduce(x, axes, keepdim, ReduceOp::Sum, "sum");
 }
 
 Tensor mean(const Tensor& x, const std::vector<int>& axes, bool keepdim) {
-  Tensor s = reduce(x, axes, keepdim, Reduce::Sum, "mean");
+  Tensor s = reduce(x, axes, keepdim, ReduceOp::Sum, "mean");
   int64_t count = x.numel() / std::max<int64_t>(s.numel(), 1);
   return unary(UnaryOp::Affine, s, 1.0 / static_cast<double>(count), 0.0);
 }
 
 Tensor max(const Tensor& x, const std::vector<int>& axes, bool keepdim) {
-  return reduce(x, axes, keepdim, Reduce::Max, "max");
+  return reduce(x, axes, keepdim, ReduceOp::Max, "max");
 }
 
 Tensor logsumexp(const Tensor& x, const std::vector<int>& axes, bool keepdim) {
-  Tensor m = reduce(x, axes, true, Reduce::Max, "logsumexp");
+  Tensor m = reduce(x, axes, true, ReduceOp::Max, "logsumexp");
   // A row of -inf has max -inf; shift by 0 there so the result is -inf, not NaN.
-  Tensor finite_m = binary(BinaryOp::Maximum, m, Tensor::full(Shape{}, -3.0e38, x.dtype()));
+  Tensor finite_m = binary(BinaryOp::Maximum, m, Tensor::full(Shape{}, -3.0e38, x.dtype(), x.device()));
   Tensor shifted = binary(BinaryOp::Sub, x, finite_m);
-  Tensor s = reduce(unary(UnaryOp::Exp, shifted), axes, true, Reduce::Sum, "logsumexp");
+  Tensor s = reduce(unary(UnaryOp::Exp, shifted), axes, true, ReduceOp::Sum, "logsumexp");
   Tensor out = binary(BinaryOp::Add, unary(UnaryOp::Log, s), finite_m);
   std::vector<int> ax = resolve_axes(x.shape(), axes, "logsumexp");
   return out.view(reduced_shape(x.shape(), ax, keepdim));

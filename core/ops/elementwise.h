@@ -1,6 +1,7 @@
 // Elementwise ops: unary maps with up to two scalar parameters, and binary ops with NumPy
 // broadcasting (scalar, per-channel [1,C,1,1] and general). The arithmetic is the EBM_HD
-// functor apply_unary / apply_binary below, shared by the CPU loop and the CUDA kernels.
+// functor apply_unary / apply_binary below, shared by the CPU loop and the CUDA kernels; a*b+c is
+// spelt math::mul_add_rn so that nvcc cannot contract it into an FMA the CPU does not do.
 // These are raw ops (no autograd); the differentiable versions are in autograd/ops.h.
 #pragma once
 
@@ -40,9 +41,9 @@ EBM_HD T apply_unary(UnaryOp op, T x, T a, T b) {
     case UnaryOp::LeakyRelu: return x > T(0) ? x : a * x;
     case UnaryOp::LeakyReluGrad: return x > T(0) ? T(1) : a;
     case UnaryOp::Silu: return x * math::sigmoid(x);
-    case UnaryOp::SiluGrad: {
+    case UnaryOp::SiluGrad: {  // s * (1 + x * (1 - s)), the product never fused into the add
       T s = math::sigmoid(x);
-      return s * (T(1) + x * (T(1) - s));
+      return s * math::mul_add_rn(x, T(1) - s, T(1));
     }
     case UnaryOp::Softplus: return math::softplus(x);
     case UnaryOp::Tanh: return math::tanh(x);
@@ -50,7 +51,7 @@ EBM_HD T apply_unary(UnaryOp op, T x, T a, T b) {
     case UnaryOp::Pow: return math::pow(x, a);
     case UnaryOp::Clamp: return math::min(math::max(x, a), b);
     case UnaryOp::ClampMask: return (x >= a && x <= b) ? T(1) : T(0);
-    case UnaryOp::Affine: return a * x + b;
+    case UnaryOp::Affine: return math::mul_add_rn(a, x, b);  // a * x + b, never fused
   }
   return x;
 }

@@ -1,11 +1,42 @@
 // Reductions over axes: sum, mean, max, stable logsumexp, and sum_to (the adjoint of
 // broadcasting, used by gradients). Raw ops; differentiable versions in autograd/ops.h.
 // An empty axis list means all axes. Negative axes count from the end.
+//
+// Both backends reduce one axis at a time as an (outer, r, inner) problem, highest axis first,
+// with the EBM_HD arithmetic below: sums of float32 accumulate in double (then round once), max
+// keeps the first of equal values and skips NaN (std::max(m, v) semantics: m < v ? v : m).
 #pragma once
 
+#include <cmath>
+#include <type_traits>
 #include <vector>
 
+#include "core/common.h"
 #include "core/tensor.h"
+
+namespace ebm {
+
+enum class ReduceOp : uint8_t { Sum, Max };
+
+// The accumulator of a reduction of T: double for float32 sums, else T (max is exact in T).
+template <class T, ReduceOp Op>
+using ReduceAcc = std::conditional_t<Op == ReduceOp::Sum && std::is_same_v<T, float>, double, T>;
+
+template <ReduceOp Op, class A>
+EBM_HD A reduce_identity() {
+  if constexpr (Op == ReduceOp::Sum) return A(0);
+  else return -static_cast<A>(INFINITY);
+}
+
+// Folds v into the running value m. For Max, a NaN v is skipped (m < NaN is false) and m never
+// becomes NaN, so the order of a tree reduction cannot change the result.
+template <ReduceOp Op, class A>
+EBM_HD A reduce_combine(A m, A v) {
+  if constexpr (Op == ReduceOp::Sum) return m + v;
+  else return m < v ? v : m;
+}
+
+}  // namespace ebm
 
 namespace ebm::ops {
 

@@ -18,5 +18,9 @@ void* cuda_alloc(size_t, int) { fail(); }
 void cuda_free(void*, int) noexcept {}
 void cuda_copy(void*, bool, const void*, bool, size_t, int) { fail(); }
 void cuda_memset_zero(void*, size_t, int) { fail(); }
+// Nothing was ever allocated, so the counters are zero and there is no cache to empty.
+CudaPoolStats cuda_pool_stats(int) { return {}; }
+void cuda_empty_cache(int) {}
+void cuda_reset_peak_pool_stats(int) {}
 
 }  // namespace ebm::device_hooks

@@ -1,8 +1,8 @@
 // The CUDA build's implementation of core/device_hooks.h: device memory for Storage and the
 // copies and memsets of Tensor. Every transfer is queued on the device's current_stream();
 // host<->device copies then wait for that stream, so the host buffer may be reused (and a
-// device-to-host result read) as soon as cuda_copy returns. Plain cudaMalloc/cudaFree for now;
-// the caching pool is a later step.
+// device-to-host result read) as soon as cuda_copy returns. Memory comes from the caching pool
+// of memory_pool.h (blocks tied to the current stream; EBM_CUDA_POOL=0 bypasses the cache).
 #include "core/device_hooks.h"
 
 #include <cstring>
@@ -10,6 +10,7 @@
 #include "core/common.h"
 #include "cuda/check.h"
 #include "cuda/device.h"
+#include "cuda/memory_pool.h"
 
 namespace ebm::device_hooks {
 
@@ -21,32 +22,24 @@ void* cuda_alloc(size_t bytes, int device) {
   if (cuda::device_count() == 0)
     EBM_THROW(DeviceError, "cannot allocate ", bytes, " bytes on cuda:", device, ": ",
               cuda::unavailable_reason());
-  cuda::DeviceGuard guard(device);
-  void* p = nullptr;
-  cudaError_t err = cudaMalloc(&p, bytes);
-  if (err == cudaErrorMemoryAllocation) {
-    cudaGetLastError();  // out of memory is not sticky: clear it so later checks stay clean
-    size_t free_b = 0, total_b = 0;
-    cudaMemGetInfo(&free_b, &total_b);
-    cudaGetLastError();
-    EBM_THROW(CudaError, "CUDA out of memory: cannot allocate ", bytes, " bytes (",
-              cuda::format_bytes(static_cast<double>(bytes)), ") on cuda:", device, "; it has ",
-              cuda::format_bytes(static_cast<double>(free_b)), " free of ",
-              cuda::format_bytes(static_cast<double>(total_b)), " total");
-  }
-  EBM_CUDA_CHECK(err);
-  return p;
+  return cuda::pool_allocate(bytes, device);
 }
 
-void cuda_free(void* p, int device) noexcept {
-  if (!p) return;
-  // No DeviceGuard (it may throw): switch and restore by hand, logging failures. cudaFree waits
-  // for work still using the memory, so no stream synchronisation is needed before it.
-  int previous = -1;
-  EBM_CUDA_CHECK_LOG(cudaGetDevice(&previous));
-  if (previous != device) EBM_CUDA_CHECK_LOG(cudaSetDevice(device));
-  EBM_CUDA_CHECK_LOG(cudaFree(p));
-  if (previous >= 0 && previous != device) EBM_CUDA_CHECK_LOG(cudaSetDevice(previous));
+void cuda_free(void* p, int device) noexcept { cuda::pool_free(p, device); }
+
+CudaPoolStats cuda_pool_stats(int device) {
+  if (cuda::device_count() == 0) return {};
+  return cuda::pool_stats(device);
+}
+
+void cuda_empty_cache(int device) {
+  if (cuda::device_count() == 0) return;
+  cuda::empty_cache(device);
+}
+
+void cuda_reset_peak_pool_stats(int device) {
+  if (cuda::device_count() == 0) return;
+  cuda::reset_peak_pool_stats(device);
 }
 
 void cuda_copy(void* dst, bool dst_on_device, const void* src, bool src_on_device, size_t bytes,

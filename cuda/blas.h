@@ -1,6 +1,6 @@
 // cuBLAS behind the op API's matmul and linear: row-major GEMM on device pointers, float32 and
 // float64. Plain C++ (no CUDA headers), so core/cpu/linalg.cpp can call it; the stream is the
-// opaque StreamHandle of cuda/stream_handle.h (pass stream_for(device)).
+// opaque StreamHandle of cuda/stream.h (pass current_stream(device)).
 //
 // Row-major onto column-major: a row-major [r, c] matrix is the column-major [c, r] matrix with
 // the same memory, i.e. its transpose. So C = op(A)·op(B) (row-major) is computed as the
@@ -17,7 +17,7 @@
 
 #include <cstdint>
 
-#include "cuda/stream_handle.h"
+#include "cuda/stream.h"
 
 namespace ebm::cuda {
 

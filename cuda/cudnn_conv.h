@@ -3,7 +3,7 @@
 // as PyTorch; float32 and float64 (cuDNN's DOUBLE_CONFIG; should a cuDNN build offer no float64
 // algorithm for a shape, the call throws DTypeError naming it). Plain C++ (no CUDA or cuDNN
 // types): raw device pointers, a plain geometry struct and the opaque stream of
-// cuda/stream_handle.h.
+// cuda/stream.h.
 //
 // Algorithm choice: cudnnFind*AlgorithmEx, once per (direction, shape, stride, padding, dtype,
 // math mode, 16-byte alignment of the pointers) and device, cached for the process. Find times
@@ -39,7 +39,7 @@
 #include <vector>
 
 #include "core/dtype.h"
-#include "cuda/stream_handle.h"
+#include "cuda/stream.h"
 
 namespace ebm::cuda {
 

@@ -13,7 +13,7 @@
 #include <cstdint>
 
 #include "core/ops/pool_window.h"
-#include "cuda/stream_handle.h"
+#include "cuda/stream.h"
 
 namespace ebm::cuda {
 

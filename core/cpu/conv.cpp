@@ -396,13 +396,13 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
         EBM_DISPATCH_FLOAT(x.dtype(), op, [&] {
           cuda::add_channel_bias<T>(static_cast<T*>(y.data_ptr()),
                                     static_cast<const T*>(b.data_ptr()), ys[0], ys[1],
-                                    ys[2] * ys[3], dev, cuda::stream_for(dev));
+                                    ys[2] * ys[3], dev, cuda::current_stream(dev));
         });
       return y;
     }
     cuda::conv2d_forward(x.dtype(), cuda_geom(x.shape(), w.shape(), ys, stride, padding),
                          x.data_ptr(), w.data_ptr(), b.defined() ? b.data_ptr() : nullptr,
-                         y.data_ptr(), allow_tf32(), dev, cuda::stream_for(dev));
+                         y.data_ptr(), allow_tf32(), dev, cuda::current_stream(dev));
     return y;
   }
 #endif
@@ -433,7 +433,7 @@ Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Shap
     const int dev = w.device().index;
     cuda::conv2d_backward_data(w.dtype(), cuda_geom(x_shape, w.shape(), ys, stride, padding),
                                grad_out.data_ptr(), w.data_ptr(), dx.data_ptr(), allow_tf32(), dev,
-                               cuda::stream_for(dev));
+                               cuda::current_stream(dev));
     return dx;
   }
 #endif
@@ -464,7 +464,7 @@ Tensor conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const Sha
     const int dev = x.device().index;
     cuda::conv2d_backward_filter(x.dtype(), cuda_geom(x.shape(), w_shape, ys, stride, padding),
                                  grad_out.data_ptr(), x.data_ptr(), dw.data_ptr(), allow_tf32(),
-                                 dev, cuda::stream_for(dev));
+                                 dev, cuda::current_stream(dev));
     return dw;
   }
 #endif
@@ -492,7 +492,7 @@ Tensor conv2d_backward_bias(const Tensor& grad_out) {
     g.n = s[0], g.co = s[1], g.ho = s[2], g.wo = s[3];
     g.c = 1, g.kh = 1, g.kw = 1, g.h = s[2], g.w = s[3];  // a 1x1 conv with that output
     cuda::conv2d_backward_bias(grad_out.dtype(), g, grad_out.data_ptr(), db.data_ptr(), dev,
-                               cuda::stream_for(dev));
+                               cuda::current_stream(dev));
     return db;
   }
 #endif
@@ -545,7 +545,7 @@ Tensor avg_pool2d(const Tensor& x, int kernel, int stride, int padding, bool cou
     const int dev = x.device().index;
     EBM_DISPATCH_FLOAT(x.dtype(), op, [&] {
       cuda::avg_pool2d_forward<T>(static_cast<const T*>(x.data_ptr()),
-                                  static_cast<T*>(y.data_ptr()), g, dev, cuda::stream_for(dev));
+                                  static_cast<T*>(y.data_ptr()), g, dev, cuda::current_stream(dev));
     });
     return y;
   }
@@ -571,7 +571,7 @@ Tensor avg_pool2d_backward(const Tensor& grad_out, const Shape& x_shape, int ker
     const int dev = grad_out.device().index;
     EBM_DISPATCH_FLOAT(grad_out.dtype(), op, [&] {
       cuda::avg_pool2d_backward<T>(static_cast<const T*>(grad_out.data_ptr()),
-                                   static_cast<T*>(dx.data_ptr()), g, dev, cuda::stream_for(dev));
+                                   static_cast<T*>(dx.data_ptr()), g, dev, cuda::current_stream(dev));
     });
     return dx;
   }
@@ -597,7 +597,7 @@ Tensor upsample_nearest2d(const Tensor& x, int scale) {
     EBM_DISPATCH_FLOAT(x.dtype(), op, [&] {
       cuda::upsample_nearest2d_forward<T>(static_cast<const T*>(x.data_ptr()),
                                           static_cast<T*>(y.data_ptr()), s[0] * s[1], s[2], s[3],
-                                          scale, dev, cuda::stream_for(dev));
+                                          scale, dev, cuda::current_stream(dev));
     });
     return y;
   }
@@ -627,7 +627,7 @@ Tensor upsample_nearest2d_backward(const Tensor& grad_out, int scale) {
     EBM_DISPATCH_FLOAT(grad_out.dtype(), op, [&] {
       cuda::upsample_nearest2d_backward<T>(static_cast<const T*>(grad_out.data_ptr()),
                                            static_cast<T*>(dx.data_ptr()), s[0] * s[1], H, W,
-                                           scale, dev, cuda::stream_for(dev));
+                                           scale, dev, cuda::current_stream(dev));
     });
     return dx;
   }

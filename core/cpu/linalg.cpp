@@ -59,7 +59,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
     EBM_DISPATCH_FLOAT(a.dtype(), op, [&] {
       cuda::gemm(static_cast<const T*>(a.data_ptr()), a.size(0), a.size(1), trans_a,
                  static_cast<const T*>(b.data_ptr()), b.size(0), b.size(1), trans_b,
-                 static_cast<T*>(c.data_ptr()), m, n, allow_tf32(), dev, cuda::stream_for(dev));
+                 static_cast<T*>(c.data_ptr()), m, n, allow_tf32(), dev, cuda::current_stream(dev));
     });
     return c;
   }
@@ -99,7 +99,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
       cuda::linear(static_cast<const T*>(x.data_ptr()), static_cast<const T*>(w.data_ptr()),
                    b.defined() ? static_cast<const T*>(b.data_ptr()) : nullptr,
                    static_cast<T*>(y.data_ptr()), n, in, out, allow_tf32(), dev,
-                   cuda::stream_for(dev));
+                   cuda::current_stream(dev));
     });
     return y;
   }

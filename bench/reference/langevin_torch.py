@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""PyTorch twin of bench/bench_langevin.cpp: IGEBM's Langevin update (spec igebm-drl.md §1.4)
+x <- clamp(x - 10 * clamp(g, -0.01, 0.01), 0, 1) + 0.005 * N(0, 1), and DRL's conditional step
+y <- y + 0.5 g - B_t (y - x~) + C_t N(0, 1) with per-sample coefficients gathered by level,
+in PyTorch eager (in-place ops, noise buffer kept, as the rosinality port writes it) and, where
+available (torch >= 2), torch.compile. GPU when available, else CPU.
+
+Timing as in the C++ program: CPU, median of repeated perf_counter runs after warm-up; GPU, CUDA
+events around the update only, with L2 flushed by a memset before each repetition. Bytes/s count
+12 B per element (IGEBM: read x, read g, write x) or 16 B (DRL, also x~); vs_copy is the rate over
+a device copy (dst.copy_(src), 8 B per element) timed the same way in the same run.
+Run: /usr/bin/python3 bench/reference/langevin_torch.py [--cpu]"""
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+
+def timeit_cpu(fn, min_seconds=1.0, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    start = time.perf_counter()
+    while time.perf_counter() - start < min_seconds or len(times) < 5:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def timeit_gpu(fn, min_seconds=1.0, warmup=3):
+    flush = torch.empty(int(2 * torch.cuda.get_device_properties(0).L2_cache_size) // 4 + (16 << 20),
+                        device="cuda")
+    start_ev, stop_ev = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    for _ in range(warmup):
+        fn()
+    times = []
+    wall = time.perf_counter()
+    while time.perf_counter() - wall < min_seconds or len(times) < 10:
+        flush.zero_()
+        start_ev.record()
+        fn()
+        stop_ev.record()
+        stop_ev.synchronize()
+        times.append(start_ev.elapsed_time(stop_ev) * 1e-3)
+    return statistics.median(times)
+
+
+def igebm_step(x, g, noise):
+    """In place, the reference's order: step with the clipped gradient, clamp, then add the noise
+    of the next step (drawn into a kept buffer)."""
+    x.add_(g.clamp(-0.01, 0.01), alpha=-10.0).clamp_(0.0, 1.0)
+    x.add_(noise.normal_(0.0, 0.005))
+    return x
+
+
+def igebm_step_functional(x, g):
+    """The same update written functionally (what torch.compile fuses into one kernel)."""
+    return torch.clamp(x - 10.0 * torch.clamp(g, -0.01, 0.01), 0.0, 1.0) + 0.005 * torch.randn_like(x)
+
+
+def drl_step(y, g, xt, level, table, noise):
+    coeff = table[level]  # [B, 3]: the per-sample gather
+    shape = (-1,) + (1,) * (y.dim() - 1)
+    a, b, c = (coeff[:, k].view(shape) for k in range(3))
+    y.add_(a * g).sub_(b * (y - xt)).add_(c * noise.normal_())
+    return y
+
+
+def main():
+    use_cuda = torch.cuda.is_available() and "--cpu" not in sys.argv
+    dev = "cuda" if use_cuda else "cpu"
+    if not use_cuda:
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
+    timeit = timeit_gpu if use_cuda else timeit_cpu
+    sync = torch.cuda.synchronize if use_cuda else (lambda: None)
+    where = torch.cuda.get_device_name(0) if use_cuda else f"cpu, threads {torch.get_num_threads()}"
+    print(f"# torch {torch.__version__}, {where}")
+    has_compile = hasattr(torch, "compile")
+    if not has_compile:
+        print("# torch.compile: not available in this torch version (rows skipped)")
+    sizes = [1 << 20, 1 << 22, 1 << 24] + ([1 << 26] if use_cuda else [])
+    suffix = "Gpu" if use_cuda else "Cpu"
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for n in sizes:
+            src, dst = torch.randn(n, device=dev), torch.empty(n, device=dev)
+            t_copy = timeit(lambda: dst.copy_(src))
+            copy_rate = 8.0 * n / t_copy
+            print(f"BM_Copy{suffix}/{n}  {t_copy * 1e6:.1f} us  {copy_rate / 1e9:.2f} GB/s")
+
+            def report(name, t, bpe):
+                rate = bpe * n / t
+                print(f"{name}/{n}  {t * 1e6:.1f} us  {rate / 1e9:.2f} GB/s  vs_copy={rate / copy_rate:.3f}")
+
+            x, g = torch.rand(n, device=dev), 0.02 * torch.randn(n, device=dev)
+            noise = torch.empty(n, device=dev)
+            report(f"BM_IgebmEager{suffix}", timeit(lambda: igebm_step(x, g, noise)), 12.0)
+            if has_compile:
+                step_c = torch.compile(igebm_step_functional)
+                step_c(x, g)
+                sync()
+                report(f"BM_IgebmCompiled{suffix}", timeit(lambda: step_c(x, g)), 12.0)
+            del x, g, noise
+        for n in [3072 * 341, 3072 * 5461] + ([3072 * 21845] if use_cuda else []):
+            b = n // 3072
+            y, g, xt = (torch.randn(b, 3072, device=dev) for _ in range(3))
+            level = (torch.arange(b, device=dev) % 6)
+            table = torch.rand(6, 3, device=dev) * 0.1
+            noise = torch.empty(b, 3072, device=dev)
+            src, dst = torch.randn(n, device=dev), torch.empty(n, device=dev)
+            copy_rate = 8.0 * n / timeit(lambda: dst.copy_(src))
+            t = timeit(lambda: drl_step(y, g, xt, level, table, noise))
+            rate = 16.0 * n / t
+            print(f"BM_DrlEager{suffix}/{n}  {t * 1e6:.1f} us  {rate / 1e9:.2f} GB/s  vs_copy={rate / copy_rate:.3f}")
+
+
+if __name__ == "__main__":
+    main()

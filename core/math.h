@@ -105,10 +105,9 @@ EBM_HD float log_portable(float x) {
   uint32_t b = float_bits(x);
   int e = static_cast<int>((b >> 23) & 0xffu) - 127;
   float m = bits_float((b & 0x7fffffu) | 0x3f800000u);  // [1, 2)
-  if (m > 1.41421356f) {
-    m = mul_rn(m, 0.5f);  // exact
-    e += 1;
-  }
+  bool high = m > 1.41421356f;  // selects, not branches, so CPU loops over this vectorise
+  m = high ? mul_rn(m, 0.5f) : m;  // exact
+  e = high ? e + 1 : e;
   float s = div_rn(add_rn(m, -1.0f), add_rn(m, 1.0f));
   float z = mul_rn(s, s);
   float p = mul_add_rn(z, 1.0f / 9.0f, 1.0f / 7.0f);
@@ -164,12 +163,11 @@ EBM_HD void sincos_portable(float v, float& s, float& c) {
   float pc = mul_add_rn(z, 2.443315711809948e-5f, -1.388731625493765e-3f);
   pc = mul_add_rn(pc, z, 4.166664568298827e-2f);
   float cos_r = add_rn(mul_add_rn(z, -0.5f, 1.0f), mul_rn(mul_rn(z, z), pc));
-  switch (static_cast<int>(q) & 3) {
-    case 0: s = sin_r; c = cos_r; break;
-    case 1: s = cos_r; c = -sin_r; break;
-    case 2: s = -sin_r; c = -cos_r; break;
-    default: s = -cos_r; c = sin_r; break;
-  }
+  int quadrant = static_cast<int>(q) & 3;  // selects, not a switch, so CPU loops vectorise
+  bool swap = quadrant & 1;
+  float s0 = swap ? cos_r : sin_r, c0 = swap ? sin_r : cos_r;
+  s = (quadrant & 2) ? -s0 : s0;
+  c = (quadrant == 1 || quadrant == 2) ? -c0 : c0;
 }
 
 

@@ -2,6 +2,7 @@
 // float64), broadcasting cases, error messages, and gradients by central finite differences.
 #include <cmath>
 
+#include "kernel_test_util.h"
 #include "test_util.h"
 
 namespace ebm {
@@ -40,25 +41,8 @@ double naive_unary(UnaryOp op, double x, double a, double b) {
   return NAN;
 }
 
-struct UnaryCase {
-  UnaryOp op;
-  double a, b;
-  bool positive_input;  // domain restricted to x > 0
-};
-
-const UnaryCase kUnaryCases[] = {
-    {UnaryOp::Neg, 0, 0, false},       {UnaryOp::Exp, 0, 0, false},
-    {UnaryOp::Log, 0, 0, true},        {UnaryOp::Sqrt, 0, 0, true},
-    {UnaryOp::Abs, 0, 0, false},       {UnaryOp::Sign, 0, 0, false},
-    {UnaryOp::Square, 0, 0, false},    {UnaryOp::Reciprocal, 0, 0, true},
-    {UnaryOp::Relu, 0, 0, false},      {UnaryOp::Step, 0, 0, false},
-    {UnaryOp::LeakyRelu, 0.2, 0, false}, {UnaryOp::LeakyReluGrad, 0.2, 0, false},
-    {UnaryOp::Silu, 0, 0, false},      {UnaryOp::SiluGrad, 0, 0, false},
-    {UnaryOp::Softplus, 0, 0, false},  {UnaryOp::Tanh, 0, 0, false},
-    {UnaryOp::Sigmoid, 0, 0, false},   {UnaryOp::Pow, 2.5, 0, true},
-    {UnaryOp::Clamp, -0.5, 0.7, false}, {UnaryOp::ClampMask, -0.5, 0.7, false},
-    {UnaryOp::Affine, -1.5, 0.25, false},
-};
+using test::kUnaryCases;
+using test::UnaryCase;
 
 class UnaryTest : public ::testing::TestWithParam<UnaryCase> {};
 
@@ -66,7 +50,7 @@ TEST_P(UnaryTest, ForwardMatchesNaiveReference) {
   const UnaryCase& c = GetParam();
   for (DType dt : {DType::Float32, DType::Float64}) {
     // Large enough to take the multi-threaded path.
-    Tensor x = c.positive_input ? uniform({3, 5, 67, 71}, 0.05, 4.0, dt) : randn({3, 5, 67, 71}, dt, 3.0);
+    Tensor x = c.positive ? uniform({3, 5, 67, 71}, 0.05, 4.0, dt) : randn({3, 5, 67, 71}, dt, 3.0);
     Tensor y = ops::unary(c.op, x, c.a, c.b);
     auto xv = x.to_vector<double>();
     std::vector<double> ref(xv.size());
@@ -78,7 +62,7 @@ TEST_P(UnaryTest, ForwardMatchesNaiveReference) {
 
 TEST_P(UnaryTest, GradientMatchesFiniteDifferences) {
   const UnaryCase& c = GetParam();
-  Tensor x = c.positive_input ? uniform({4, 7}, 0.2, 3.0) : randn({4, 7});
+  Tensor x = c.positive ? uniform({4, 7}, 0.2, 3.0) : randn({4, 7});
   // Keep away from the kinks of piecewise ops, where finite differences are meaningless.
   auto v = x.to_vector<double>();
   for (auto& e : v)

@@ -14,6 +14,7 @@
 #include <random>
 #include <vector>
 
+#include "kernel_test_util.h"
 #include "core/ops/broadcast.h"
 #include "core/ops/elementwise.h"
 #include "cuda/kernels/elementwise_body.h"
@@ -153,24 +154,8 @@ const int64_t kSizes[] = {0, 1, 3, 4, 5, 7, 8, 255, 256, 257, 1023, 1025, 4099};
 // 1: one block strides over everything; 3: ragged wrap; 1056: an H100's 132 SMs x 8 blocks.
 const int64_t kMaxBlocks[] = {1, 3, 1056};
 
-struct UnaryCase {
-  UnaryOp op;
-  double a, b;
-  bool positive;
-};
-const UnaryCase kUnaryCases[] = {
-    {UnaryOp::Neg, 0, 0, false},        {UnaryOp::Exp, 0, 0, false},
-    {UnaryOp::Log, 0, 0, true},         {UnaryOp::Sqrt, 0, 0, true},
-    {UnaryOp::Abs, 0, 0, false},        {UnaryOp::Sign, 0, 0, false},
-    {UnaryOp::Square, 0, 0, false},     {UnaryOp::Reciprocal, 0, 0, true},
-    {UnaryOp::Relu, 0, 0, false},       {UnaryOp::Step, 0, 0, false},
-    {UnaryOp::LeakyRelu, 0.2, 0, false}, {UnaryOp::LeakyReluGrad, 0.2, 0, false},
-    {UnaryOp::Silu, 0, 0, false},       {UnaryOp::SiluGrad, 0, 0, false},
-    {UnaryOp::Softplus, 0, 0, false},   {UnaryOp::Tanh, 0, 0, false},
-    {UnaryOp::Sigmoid, 0, 0, false},    {UnaryOp::Pow, 2.5, 0, true},
-    {UnaryOp::Clamp, -0.5, 0.7, false}, {UnaryOp::ClampMask, -0.5, 0.7, false},
-    {UnaryOp::Affine, -1.5, 0.25, false},
-};
+using test::kUnaryCases;
+using test::UnaryCase;
 
 // The body of one unary op, instantiated like the kernels: the op as a template argument.
 template <class T, bool Vec, class Mem>

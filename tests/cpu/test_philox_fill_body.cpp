@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernel_test_util.h"
 #include "core/philox.h"
 #include "cuda/kernels/philox_fill_body.h"
 
@@ -19,28 +20,7 @@ using ebm::cuda::kernels::PhiloxDist;
 using ebm::cuda::kernels::PhiloxFillArgs;
 namespace k = ebm::cuda::kernels;
 
-// Output that records how often each element is written (and catches writes out of range).
-template <class T>
-struct CountingOut {
-  T* p;
-  int* count;
-  int64_t n;
-  int* out_of_range;
-  void put(int64_t i, T v) const {
-    if (i < 0 || i >= n) {
-      ++*out_of_range;
-      return;
-    }
-    p[i] = v;
-    ++count[i];
-  }
-  void put4(int64_t i, T v0, T v1, T v2, T v3) const {
-    put(i, v0);
-    put(i + 1, v1);
-    put(i + 2, v2);
-    put(i + 3, v3);
-  }
-};
+using ebm::test::CountingOut;
 
 // Runs the body over every (block, thread) of the launch the launcher would make with
 // max_blocks, on a poisoned buffer; returns the buffer and checks the write counts.

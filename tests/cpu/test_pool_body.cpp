@@ -10,6 +10,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernel_test_util.h"
 #include "core/ops/conv.h"
 #include "core/ops/pool_window.h"
 #include "cuda/kernels/pool_body.h"
@@ -21,22 +22,7 @@ namespace {
 namespace k = cuda::kernels;
 using test::randn;
 
-// Output that counts the writes to each element and catches writes out of range.
-template <class T>
-struct CountingOut {
-  T* p;
-  int* count;
-  int64_t n;
-  int* out_of_range;
-  void put(int64_t i, T v) const {
-    if (i < 0 || i >= n) {
-      ++*out_of_range;
-      return;
-    }
-    p[i] = v;
-    ++count[i];
-  }
-};
+using test::CountingOut;
 
 // 1: one block strides over everything; 3: a ragged wrap; 1056: 132 SMs x 8 waves (H100).
 const int64_t kMaxBlocks[] = {1, 3, 1056};

@@ -3,23 +3,11 @@
 (median of repeated runs after warm-up). Run with Debian's torch: /usr/bin/python3 bench/reference/cpu_ops_torch.py
 Prints one line per benchmark: name, median ms, and the same derived rate as the C++ program."""
 import os
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 
-
-def timeit(fn, min_seconds=1.0, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    start = time.perf_counter()
-    while time.perf_counter() - start < min_seconds or len(times) < 5:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from timing import timeit_cpu as timeit
 
 
 def main():

@@ -17,17 +17,7 @@ import time
 
 import torch
 
-
-def timeit_cpu(fn, min_seconds=1.0, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    start = time.perf_counter()
-    while time.perf_counter() - start < min_seconds or len(times) < 5:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from timing import timeit_cpu
 
 
 def timeit_gpu(fn, min_seconds=1.0, warmup=3):

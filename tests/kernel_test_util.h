@@ -1,10 +1,15 @@
-// Helpers shared by the tests of elementwise ops and of CPU-run kernel bodies: the table of unary
-// op cases, and an output that counts writes per element (each must be written exactly once).
+// Helpers shared by the tests of elementwise ops and of kernels: the table of unary op cases, an
+// output that counts writes per element (each must be written exactly once), bitwise comparison.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
+#include <cstring>
+#include <vector>
 
 #include "core/ops/elementwise.h"
+#include "core/tensor.h"
 
 namespace ebm::test {
 
@@ -51,5 +56,17 @@ struct CountingOut {
     put(i + 3, v3);
   }
 };
+
+// Bitwise equality of a kernel's output with the CPU op's (NaN poison left anywhere fails).
+template <class T>
+void expect_bitwise_equal(const std::vector<T>& got, const Tensor& want) {
+  std::vector<T> ref = want.to_vector<T>();
+  ASSERT_EQ(got.size(), ref.size());
+  int64_t bad = 0;
+  for (size_t i = 0; i < got.size(); ++i)
+    if (std::memcmp(&got[i], &ref[i], sizeof(T)) != 0 && bad++ < 3)
+      ADD_FAILURE() << "element " << i << ": " << got[i] << " vs " << ref[i];
+  EXPECT_EQ(bad, 0);
+}
 
 }  // namespace ebm::test

@@ -49,17 +49,7 @@ std::vector<T> run_grid(int64_t n, int64_t max_blocks, Body&& body) {
   return out;
 }
 
-// Bitwise equality (NaN poison left anywhere fails).
-template <class T>
-void expect_bitwise_equal(const std::vector<T>& got, const Tensor& want) {
-  std::vector<T> ref = want.to_vector<T>();
-  ASSERT_EQ(got.size(), ref.size());
-  int64_t bad = 0;
-  for (size_t i = 0; i < got.size(); ++i)
-    if (std::memcmp(&got[i], &ref[i], sizeof(T)) != 0 && bad++ < 3)
-      ADD_FAILURE() << "element " << i << ": " << got[i] << " vs " << ref[i];
-  EXPECT_EQ(bad, 0);
-}
+using test::expect_bitwise_equal;
 
 struct PoolCase {
   Shape x;

@@ -12,13 +12,18 @@
 #include <cstring>
 #include <iostream>
 
+#include <iterator>
+#include <vector>
+
 #include "autograd/ops.h"
 #include "core/ops/conv.h"
 #include "core/settings.h"
+#include "conv_cases.h"
 #include "cpu_compare.h"
 #include "cuda/cudnn_conv.h"
 #include "cuda/pool.h"
 #include "cuda_test_util.h"
+#include "kernel_test_util.h"
 #include "test_util.h"
 
 namespace ebm {
@@ -30,29 +35,14 @@ using test::kTolTF32;
 using test::randn;
 using test::rel_error;
 
-struct ConvCase {
-  int64_t n, cin, h, w, cout, kh, kw;
-  int s, p;
-  bool bias;
-};
+using test::ConvCase;
 
-std::ostream& operator<<(std::ostream& os, const ConvCase& c) {
-  return os << "x[" << c.n << "," << c.cin << "," << c.h << "," << c.w << "] w[" << c.cout << ","
-            << c.cin << "," << c.kh << "," << c.kw << "] s" << c.s << " p" << c.p
-            << (c.bias ? " bias" : "");
+// The CPU conv tests' cases, plus a CIFAR-sized layer of the IGEBM/DRL networks.
+std::vector<ConvCase> cuda_conv_cases() {
+  std::vector<ConvCase> cases(std::begin(test::kConvCases), std::end(test::kConvCases));
+  cases.push_back({8, 64, 32, 32, 64, 3, 3, 1, 1, true});
+  return cases;
 }
-
-// tests/cpu/test_conv.cpp's cases, plus a CIFAR-sized layer of the IGEBM/DRL networks.
-const ConvCase kConvCases[] = {
-    {1, 3, 8, 8, 4, 3, 3, 1, 1, true},      {2, 3, 5, 5, 2, 3, 3, 1, 0, true},
-    {4, 5, 9, 7, 6, 3, 3, 2, 1, false},     {3, 4, 6, 6, 8, 1, 1, 1, 0, true},
-    {2, 4, 7, 7, 3, 1, 1, 2, 0, false},     {2, 3, 3, 3, 2, 1, 1, 1, 1, true},
-    {2, 3, 10, 8, 5, 7, 1, 1, 2, true},     {2, 2, 6, 9, 3, 1, 5, 2, 2, false},
-    {3, 6, 11, 11, 4, 5, 5, 2, 2, true},    {1, 2, 4, 4, 3, 4, 4, 1, 0, true},
-    {2, 2, 2, 3, 2, 3, 3, 2, 2, false},     {16, 16, 16, 16, 24, 3, 3, 1, 1, true},
-    {17, 8, 15, 15, 12, 3, 3, 2, 1, false}, {9, 32, 8, 8, 16, 1, 1, 1, 0, true},
-    {1, 32, 20, 20, 48, 3, 3, 1, 1, true},  {8, 64, 32, 32, 64, 3, 3, 1, 1, true},
-};
 
 int64_t out_size(int64_t in, int64_t k, int s, int p) { return (in + 2 * p - k) / s + 1; }
 
@@ -124,7 +114,7 @@ TEST_P(ConvCudaTest, Float64MatchesCpu) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, ConvCudaTest, ::testing::ValuesIn(kConvCases),
+INSTANTIATE_TEST_SUITE_P(Shapes, ConvCudaTest, ::testing::ValuesIn(cuda_conv_cases()),
                          [](const auto& info) { return "case" + std::to_string(info.index); });
 
 TEST(ConvCuda, AlgorithmCacheSearchesOncePerShapeAndMathMode) {
@@ -208,17 +198,6 @@ TEST(ConvCuda, OpsDispatchCudaTensorsAndHonourTf32Setting) {
 
 // ---- pooling and upsampling: bit for bit (the kernels sum in the CPU's order, pool_body.h)
 
-template <class T>
-void expect_same_bits(const std::vector<T>& got, const Tensor& want) {
-  std::vector<T> ref = want.to_vector<T>();
-  ASSERT_EQ(got.size(), ref.size());
-  int64_t bad = 0;
-  for (size_t i = 0; i < got.size(); ++i)
-    if (std::memcmp(&got[i], &ref[i], sizeof(T)) != 0 && bad++ < 3)
-      ADD_FAILURE() << "element " << i << ": " << got[i] << " vs " << ref[i];
-  EXPECT_EQ(bad, 0);
-}
-
 struct PoolCase {
   Shape x;
   int k, s, p;
@@ -243,9 +222,9 @@ void check_pool(const PoolCase& c) {
   cudaStream_t s = cuda::current_stream(0);
   cuda::avg_pool2d_forward<T>(dx_in->get(), y.get(), g, 0, s);
   cuda::avg_pool2d_backward<T>(dgy->get(), dx.get(), g, 0, s);
-  expect_same_bits(y.download(0, static_cast<size_t>(gy.numel())),
+  test::expect_bitwise_equal(y.download(0, static_cast<size_t>(gy.numel())),
                    ops::avg_pool2d(x, c.k, c.s, c.p, c.include_pad));
-  expect_same_bits(dx.download(0, static_cast<size_t>(x.numel())),
+  test::expect_bitwise_equal(dx.download(0, static_cast<size_t>(x.numel())),
                    ops::avg_pool2d_backward(gy, c.x, c.k, c.s, c.p, c.include_pad));
 }
 
@@ -259,9 +238,9 @@ TEST(AvgPool2dCuda, ForwardAndBackwardEqualCpuBitForBit) {
   // And through the op entry points.
   Tensor x = randn({4, 3, 9, 9}, DType::Float32);
   Tensor y = ops::avg_pool2d(x.to(Device::cuda(0)), 3, 2, 1, false);
-  expect_same_bits(y.to(Device::cpu()).to_vector<float>(), ops::avg_pool2d(x, 3, 2, 1, false));
+  test::expect_bitwise_equal(y.to(Device::cpu()).to_vector<float>(), ops::avg_pool2d(x, 3, 2, 1, false));
   Tensor gy = randn(y.shape(), DType::Float32);
-  expect_same_bits(ops::avg_pool2d_backward(gy.to(Device::cuda(0)), x.shape(), 3, 2, 1, false)
+  test::expect_bitwise_equal(ops::avg_pool2d_backward(gy.to(Device::cuda(0)), x.shape(), 3, 2, 1, false)
                        .to(Device::cpu())
                        .to_vector<float>(),
                    ops::avg_pool2d_backward(gy, x.shape(), 3, 2, 1, false));
@@ -278,8 +257,8 @@ void check_upsample(const Shape& s, int scale) {
   cudaStream_t st = cuda::current_stream(0);
   cuda::upsample_nearest2d_forward<T>(dx_in->get(), y.get(), s[0] * s[1], s[2], s[3], scale, 0, st);
   cuda::upsample_nearest2d_backward<T>(dgy->get(), dx.get(), s[0] * s[1], s[2], s[3], scale, 0, st);
-  expect_same_bits(y.download(0, static_cast<size_t>(gy.numel())), ops::upsample_nearest2d(x, scale));
-  expect_same_bits(dx.download(0, static_cast<size_t>(x.numel())),
+  test::expect_bitwise_equal(y.download(0, static_cast<size_t>(gy.numel())), ops::upsample_nearest2d(x, scale));
+  test::expect_bitwise_equal(dx.download(0, static_cast<size_t>(x.numel())),
                    ops::upsample_nearest2d_backward(gy, scale));
 }
 
@@ -292,7 +271,7 @@ TEST(UpsampleNearest2dCuda, ForwardAndBackwardEqualCpuBitForBit) {
       check_upsample<double>(s, scale);
     }
   Tensor x = randn({2, 3, 4, 5}, DType::Float32);
-  expect_same_bits(ops::upsample_nearest2d(x.to(Device::cuda(0)), 2).to(Device::cpu()).to_vector<float>(),
+  test::expect_bitwise_equal(ops::upsample_nearest2d(x.to(Device::cuda(0)), 2).to(Device::cpu()).to_vector<float>(),
                    ops::upsample_nearest2d(x, 2));
 }
 

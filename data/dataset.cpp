@@ -7,6 +7,7 @@
 #include "core/common.h"
 #include "core/io/cifar.h"
 #include "core/io/idx.h"
+#include "core/io/jpeg.h"
 #include "core/io/png.h"
 
 namespace ebm::data {
@@ -144,6 +145,12 @@ void crop_resize(const io::Image8& im, int64_t channels, int64_t t, uint8_t* out
       }
 }
 
+io::Image8 read_image(const std::string& path) {
+  std::vector<uint8_t> bytes = io::read_file_bytes(path);
+  if (bytes.size() >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8) return io::decode_jpeg(bytes, path);
+  return io::decode_png(bytes, path);  // names the file when it is neither
+}
+
 Dataset load_folder(const DatasetOptions& o, const std::string& dir) {
   require_dir(dir, o.name);
   EBM_CHECK(o.image_size > 0, ValueError, "folder dataset: an image size is needed (the model's)");
@@ -154,10 +161,10 @@ Dataset load_folder(const DatasetOptions& o, const std::string& dir) {
     if (!e.is_regular_file()) continue;
     std::string ext = e.path().extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-    if (ext == ".png") paths.push_back(e.path().string());
+    if (ext == ".png" || ext == ".jpg" || ext == ".jpeg") paths.push_back(e.path().string());
   }
   std::sort(paths.begin(), paths.end());  // a stable order, whatever the file system's
-  EBM_CHECK(!paths.empty(), IOError, "folder dataset: no .png images under '", dir, "'");
+  EBM_CHECK(!paths.empty(), IOError, "folder dataset: no .png/.jpg/.jpeg images under '", dir, "'");
   if (o.limit > 0 && static_cast<int64_t>(paths.size()) > o.limit) paths.resize(o.limit);
   Dataset d;
   d.name = o.name;
@@ -166,7 +173,7 @@ Dataset load_folder(const DatasetOptions& o, const std::string& dir) {
   d.height = d.width = o.image_size;
   d.pixels.resize(static_cast<size_t>(d.count * d.image_bytes()));
   for (int64_t i = 0; i < d.count; ++i)
-    crop_resize(io::read_png(paths[i]), d.channels, o.image_size,
+    crop_resize(read_image(paths[i]), d.channels, o.image_size,
                 d.pixels.data() + i * d.image_bytes());
   return d;
 }

@@ -1,5 +1,5 @@
 // Image datasets for every app: CIFAR-10/100 binary, MNIST / Fashion-MNIST IDX (plain or .gz),
-// and a folder of PNG images. A loaded dataset is uint8 NCHW pixels in host memory plus labels
+// and a folder of PNG/JPEG images. A loaded dataset is uint8 NCHW pixels in host memory plus labels
 // (where the format has them), already at the model's size: 28×28 IDX images are zero-padded to
 // 32×32 when asked, folder images are centre-cropped to a square and resized (area average).
 // Errors name the directory or file and what is wrong.

@@ -9,7 +9,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libeigen3-dev libgtest-dev libgmock-dev
-          libbenchmark-dev zlib1g-dev libpng-dev)
+          libbenchmark-dev zlib1g-dev libpng-dev libjpeg-dev)
 for arg in "$@"; do
   case "$arg" in
     --data) packages+=(dataset-fashion-mnist) ;;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 
+#include "core/io/jpeg.h"
 #include "core/io/png.h"
 #include "data/batches.h"
 #include "data/dataset.h"
@@ -76,8 +77,13 @@ TEST(Datasets, FolderImagesAreCroppedAndResized) {
   fs::create_directories(dir / "sub");
   io::write_png((dir / "sub" / "a.png").string(), io::Image8{2, 2, 1, {0, 100, 200, 255}});
   std::ofstream(dir / "notes.txt") << "ignored";
+  {
+    std::vector<uint8_t> jpg = io::encode_jpeg(io::Image8{4, 4, 3, std::vector<uint8_t>(48, 90)}, 100);
+    std::ofstream(dir / "sub" / "c.JPG", std::ios::binary).write(reinterpret_cast<char*>(jpg.data()), jpg.size());
+  }
   Dataset d = load_dataset({.name = "folder", .dir = dir.string(), .image_size = 2});
-  ASSERT_EQ(d.count, 2);
+  ASSERT_EQ(d.count, 3);
+  for (int k = 0; k < 12; ++k) EXPECT_NEAR(d.pixels[24 + k], 90, 2);  // sub/c.JPG, flat
   EXPECT_EQ(d.num_classes, 0);
   // b.png (sorted first): red channel averages x = 2,3 → 25 and x = 4,5 → 45.
   EXPECT_EQ(d.pixels[0], 25);

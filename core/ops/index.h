@@ -3,7 +3,8 @@
 // adjoint scatter, one_hot, and the fused, stable softmax cross-entropy with its backward.
 // Raw ops (no autograd); the differentiable versions are in autograd/ops/index.h.
 // Index and label tensors are int64 (DType::Int64); a value out of range is a ValueError that
-// names the op, the value, its position and the valid range.
+// names the op, the value, its position and the valid range. Every op runs on the CPU and on cuda
+// tensors (cuda/index.h), where index and label values are copied to the host for that check.
 #pragma once
 
 #include <vector>
@@ -25,6 +26,16 @@ EBM_HD T cross_entropy_row(const T* x, int64_t C, int64_t y, T& lse) {
   T log_s = math::log(s);
   lse = m + log_s;
   return log_s - (x[y] - m);
+}
+
+// One element of the cross-entropy gradient: softmax(x)_c * s - (c == y) * s with s the scaled
+// loss gradient, as exp(x_c - lse) * s, then minus s in the label's column: two roundings, never
+// fused into an FMA (math::mul_add_rn), so the CPU loop and the CUDA kernel give the same bits
+// for the same lse.
+template <class T>
+EBM_HD T cross_entropy_grad(T x, T lse, T s, bool is_label) {
+  const T p = math::exp(x - lse);
+  return is_label ? math::mul_add_rn(p, s, -s) : p * s;
 }
 
 namespace ops {
@@ -57,7 +68,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
 Tensor cross_entropy_backward(const Tensor& logits, const Tensor& labels, const Tensor& grad);
 
 // Checks labels: int64, shape [n], on device `like`'s device, every value in [0, num_classes);
-// the error names op, the offending label, its position and num_classes.
+// the error names op, the offending label, its position and num_classes. Labels on a cuda device
+// are copied to the host for the check (which waits for the device's stream).
 void check_labels(const Tensor& labels, int64_t n, int64_t num_classes, const Tensor& like,
                   const char* op, const char* arg = "labels");
 

@@ -1,5 +1,7 @@
 // Derivative of dropout: the output gradient times the saved mask (the mask holds 0 or
-// 1/(1-p), so the kept elements' gradients are scaled like their values).
+// 1/(1-p), so the kept elements' gradients are scaled like their values). Runs on either device:
+// the mask is ops::dropout_mask on x's device, the same bits on the CPU and the GPU for the same
+// generator state, and the forward and backward are elementwise multiplies.
 #include "autograd/ops/random.h"
 
 #include "autograd/node.h"

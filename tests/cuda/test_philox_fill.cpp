@@ -1,7 +1,8 @@
-// The Philox fill kernels against core/philox.h on the CPU: words and uniforms bit for bit,
-// normals within a derived tolerance; outputs poisoned first, several seeds, offsets (every
-// residue mod 4, subsequence boundaries) and sizes (tails of the vector width and of the block,
-// grids that wrap), and a misaligned output pointer that forces the scalar store path.
+// The raw Philox fill kernels against core/philox.h on the CPU, bit for bit (words, uniforms, and
+// normals: Box–Muller with core/math.h's portable log/sin/cos on both sides); outputs poisoned
+// first, several seeds, offsets (every residue mod 4, subsequence boundaries) and sizes (tails of
+// the vector width and of the block, grids that wrap), and a misaligned output pointer that
+// forces the scalar store path. The op fills (ops::fill_*_ on cuda) are tests/cuda/test_random_cuda.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -54,6 +55,34 @@ TEST(PhiloxFillCuda, NormalsMatchCpuExactly) {
         }
         ASSERT_EQ(bad, 0) << "first difference at " << first << ": " << got[first] << " vs "
                           << philox::normal_scaled<float>(philox::normal(seed, offset, first), mean, std);
+      }
+}
+
+TEST(PhiloxFillCuda, WordsAndUniformsMatchCpuExactly) {
+  EBM_REQUIRE_CUDA();
+  for (int64_t n : kSizes)
+    for (uint64_t offset : kOffsets)
+      for (bool misaligned : {false, true}) {
+        const uint64_t seed = fresh_seed();
+        SCOPED_TRACE(::testing::Message() << "n " << n << " offset " << offset << " seed " << seed
+                                          << (misaligned ? " misaligned" : ""));
+        const int64_t at = misaligned ? 1 : 0;  // element 1: the scalar store path
+        DeviceBuffer<uint32_t> words(n, 1);
+        words.poison(0xFF);
+        ebm::cuda::philox_fill_words(words.get() + at, n, seed, offset, ebm::cuda::current_stream());
+        DeviceBuffer<float> uni(n, 1);
+        uni.poison(0xFF);
+        ebm::cuda::philox_fill_uniform(uni.get() + at, n, seed, offset, -1.0f, 2.0f,
+                                       ebm::cuda::current_stream());
+        const std::vector<uint32_t> w = words.download(at, n);
+        const std::vector<float> u = uni.download(at, n);
+        int64_t bad = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          bad += w[i] != philox::word(seed, offset + i);
+          const float ref = philox::uniform_scaled<float>(philox::word(seed, offset + i), -1.0f, 3.0f);
+          bad += bits(u[i]) != bits(ref);
+        }
+        ASSERT_EQ(bad, 0);
       }
 }
 

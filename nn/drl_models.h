@@ -17,8 +17,10 @@
 // Init: variance scaling (1, fan_avg, uniform) = Glorot uniform for every weight, scale 1e-10 for
 // conv2, biases 0, g = 1. Spectral norm on every conv and dense except temb_dense_2; conv2 uses
 // the capped form W/(σ+1e-6)·min(σ+1e-6, 1). Schedule: EveryForward by default (DRL runs one
-// power iteration on every training-mode forward). Not built: the reference's normalisation
-// (off by default), attention (off), and fc_out (declared there, never called).
+// power iteration on every training-mode forward; eval-mode forwards use the stored u, v). u and
+// v start as normalised N(0, 1) draws (torch's rule; TF's truncated-N(0, 0.02²) u differs only in
+// length, which the first iteration removes). Not built: the reference's normalisation (off by
+// default), attention (off), and fc_out (declared there, never called).
 //
 // Parameter names (PyTorch replica tests/reference/drl_models.py, same names and order):
 //   temb_dense_{0,1}.{bias,weight_orig,weight_u,weight_v}, temb_dense_2.{weight,bias},

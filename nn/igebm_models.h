@@ -36,7 +36,8 @@
 // tests/data/models/igebm_counts.json.)
 // (ResNet32Wider's stem is 128 wide whatever num_filters is, as in the official code, and its
 // first block always has the 3×3 skip conv.) resnet32_small is ResNet32's topology at a quarter
-// of the width: ~16× fewer FLOPs, a CPU forward+backward of a batch of 64 in well under a second.
+// of the width: 16× fewer parameters and FLOPs (0.108 GFLOP per image, so a Langevin step,
+// forward + ∇ₓ, on a batch of 64 is ~14 GFLOP of CPU work).
 #pragma once
 
 #include <memory>
@@ -79,6 +80,8 @@ struct IgebmModelOptions {
                              // resnet32_small; 0 for resnet32_large); 0: unconditional; K: K classes
   int64_t num_filters = 0;   // 0: the model's default (128, 128, 192, 32)
   double dropout = -1.0;     // < 0: the model's default (0.5 for resnet32_large, else 0)
+  // OncePerIteration (official IGEBM): call refresh_spectral_norm() once per training iteration;
+  // until the first call, forwards iterate as EveryForward does (nn/spectral_norm.h).
   SpectralNormSchedule sn_schedule = SpectralNormSchedule::OncePerIteration;
   DType dtype = DType::Float32;
   // Draws the dropout masks; null: the model makes its own, seeded from the init generator.

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,16 +36,30 @@ constexpr double kTolFloat64 = 1e-10;
 // the other side of a ReLU kink would break it: the generator keeps all >= 1e-5·rms away.
 constexpr double kTolFloat32 = 1e-4;
 
-// tests/data/models/igebm_<name>. ebm_cuda_tests is built without EBM_TEST_DATA_DIR: there the
-// directory is found from this header's own (absolute) path, tests/igebm_golden.h.
-inline std::string golden_path(const std::string& name) {
+// tests/data, where the goldens live. ebm_cuda_tests is built without EBM_TEST_DATA_DIR: there
+// the first of these that holds models/ wins: $EBM_TEST_DATA_DIR; data/ beside this header's
+// __FILE__ (relative to the build directory when ccache rewrites paths, and ctest runs there);
+// tests/data in a directory above the executable (build trees inside the source tree).
+inline std::string test_data_dir() {
 #ifdef EBM_TEST_DATA_DIR
-  std::string data = EBM_TEST_DATA_DIR;
+  return EBM_TEST_DATA_DIR;
 #else
-  std::string here = __FILE__;
-  std::string data = here.substr(0, here.find_last_of('/') + 1) + "data";
+  namespace fs = std::filesystem;
+  if (const char* env = std::getenv("EBM_TEST_DATA_DIR")) return env;
+  std::vector<fs::path> candidates{fs::path(__FILE__).parent_path() / "data"};
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec)
+    for (fs::path p = exe.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path())
+      candidates.push_back(p / "tests" / "data");
+  for (const fs::path& c : candidates)
+    if (fs::is_directory(c / "models", ec)) return c.string();
+  return candidates.front().string();
 #endif
-  return str(data, "/models/igebm_", name);
+}
+
+inline std::string golden_path(const std::string& name) {
+  return str(test_data_dir(), "/models/igebm_", name);
 }
 
 struct Golden {

@@ -2,7 +2,8 @@
 # The one-command GPU check: builds ebm (Release, CUDA for this machine's GPU), runs every ctest
 # label, runs every bench_* binary, and prints a short pass/fail + figures table last.
 #   scripts/gpu-check.sh OUTDIR
-# OUTDIR receives build.log, ctest.log, ctest.xml (JUnit) and <bench>.json per benchmark binary.
+# OUTDIR receives build.log, ctest.log, ctest.xml (JUnit), <bench>.json per benchmark binary and
+# <twin>.txt per PyTorch twin that was run (bench/reference/, when python3 has CUDA torch).
 # Made for the lent GPU machine (16 cores, CUDA toolkit, PyTorch with the nvidia-cudnn wheel, no
 # network) and its 10-minute command limit: the whole run stays inside EBM_GPU_CHECK_BUDGET_S
 # (default 570 s) by giving ctest a stop time and each benchmark a timeout.
@@ -158,13 +159,35 @@ for b in "${bench_bins[@]}"; do
   bench_status+=("$name:$([ $rc -eq 0 ] && echo ok || echo "failed (exit $rc)")")
 done
 
+# ---- PyTorch twins of benchmarks (bench/reference/), when python3 has torch with CUDA: the same
+# work in PyTorch on the same GPU, for the figures side by side. Each gets at most 90 s; their
+# output goes to OUTDIR/<twin>.txt and its result lines into the summary. Not a pass/fail item.
+twins=(spectral_norm_torch)
+twin_status=()
+if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' > /dev/null 2>&1; then
+  for t in "${twins[@]}"; do
+    budget=$(($(left) - 15))
+    [ $budget -gt 90 ] && budget=90
+    if [ $budget -lt 20 ]; then
+      twin_status+=("$t:not run (out of time)")
+      continue
+    fi
+    (cd "$repo/bench/reference" && timeout "$budget" python3 "$t.py") > "$out/$t.txt" 2>&1
+    rc=$?
+    twin_status+=("$t:$([ $rc -eq 0 ] && echo ok || echo "failed (exit $rc)")")
+  done
+else
+  twin_status+=("pytorch twins:not run (python3 has no torch with CUDA)")
+fi
+
 # ---- the summary, last
 python3 - "$out" "$build/ctest-tests.json" "$ctest_rc" "$build_s" "$gpu_name" "$arch" \
-  "$cudnn_from" "${EBM_GPU_CHECK_ALLOW_NO_GPU:-}" "${bench_status[@]}" << 'EOF'
+  "$cudnn_from" "${EBM_GPU_CHECK_ALLOW_NO_GPU:-}" "$(IFS='|'; echo "${twin_status[*]}")" \
+  "${bench_status[@]}" << 'EOF'
 import json, os, sys, xml.etree.ElementTree as ET
 
-out, tests_json, ctest_rc, build_s, gpu, arch, cudnn, allow_no_gpu = sys.argv[1:9]
-benches = [s.split(":", 1) for s in sys.argv[9:]]
+out, tests_json, ctest_rc, build_s, gpu, arch, cudnn, allow_no_gpu, twins = sys.argv[1:10]
+benches = [s.split(":", 1) for s in sys.argv[10:]]
 ok = True
 
 labels = {}
@@ -225,17 +248,28 @@ for name, status in benches:
         print(f"  (no readable {name}.json: {e})")
         ok = False
         continue
-    for r in rows[:12]:
+    for r in rows[:16]:
         extra = ""
         if "bytes_per_second" in r:
             extra = f"{r['bytes_per_second'] / 1e9:8.1f} GB/s"
         elif "items_per_second" in r:
             extra = f"{r['items_per_second'] / 1e9:8.3f} G items/s"
+        if "vs_copy" in r:
+            extra += f"  vs_copy {r['vs_copy']:.2f}"
         print(f"  {r['name'][:40]:<40} {fmt_time(r['real_time'], r.get('time_unit', 'ns')):>12} {extra}")
-    if len(rows) > 12:
-        print(f"  ... {len(rows) - 12} more in {name}.json")
+    if len(rows) > 16:
+        print(f"  ... {len(rows) - 16} more in {name}.json")
 if not benches:
     print(f"{'benchmarks':<34} none built")
+for item in filter(None, twins.split("|")):
+    name, status = item.split(":", 1)
+    print(f"{name:<34} {status}")
+    try:
+        for line in open(os.path.join(out, name + ".txt")):
+            if line.startswith("BM_") or line.startswith("# torch"):
+                print(f"  {line.rstrip()[:100]}")
+    except OSError:
+        pass
 print(f"RESULT: {'PASS' if ok else 'FAIL'}   (logs and JSON in {out})")
 sys.exit(0 if ok else 1)
 EOF

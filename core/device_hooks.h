@@ -39,6 +39,8 @@ struct CudaPoolStats {
   int64_t cuda_mallocs = 0;           // successful cudaMalloc calls
   int64_t cuda_frees = 0;
   int64_t oom_retries = 0;            // failed cudaMallocs retried after releasing the cache
+  int64_t graph_bytes = 0;            // whole segments lent to CUDA graphs' private pools
+                                      // (core/graph.h; part of allocated_bytes)
 };
 // All zero where CUDA is not compiled in or no device is usable; DeviceError for an index that
 // names no device.

@@ -40,9 +40,19 @@
 // allocated on must be synchronised by the caller before it is freed. The engine queues all work
 // on cuda::current_stream(), one stream per device (StreamGuard redirects it for a thread, e.g.
 // for graph capture), so this is the normal case. Blocks cached on a stream that is no longer
-// used stay until empty_cache(). cudaMalloc is not allowed while a stream is being captured into
-// a CUDA graph: warm the pool with one eager step first (the steady state then allocates
-// nothing).
+// used stay until empty_cache().
+//
+// CUDA graphs (core/graph.h): while a thread captures on a device, its allocations for the
+// capture stream come from the graph's private pool (cuda/graph_pool.h), a CachingPool whose
+// segments are whole segments lent by the device pool (allocate_segment: from the cache when a
+// wholly free segment of the right size is there, so a recapture after the first graph is gone
+// makes no cudaMalloc; else a cudaMalloc in relaxed capture mode, which is legal during capture
+// and not recorded in the graph). The private pool keeps its memory until the graph is
+// destroyed and the last tensor made in the capture is freed, so the addresses baked into the
+// graph stay valid across replays and are never handed to other work meanwhile. The same holds
+// for device-pool blocks the capturing thread frees during the capture: they are held back until
+// the graph is gone (the graph may read them at every replay). Lent segments count as allocated
+// in the device's counters (and in graph_bytes); replays allocate nothing.
 //
 // Debugging: EBM_CUDA_POOL=0 (also "off", "false", "no"), read once at the first device
 // allocation, bypasses the cache: every allocation is a cudaMalloc of exactly the requested size
@@ -61,6 +71,7 @@
 
 #include "core/common.h"
 #include "core/device_hooks.h"
+#include "cuda/stream.h"
 
 namespace ebm::cuda {
 
@@ -113,12 +124,24 @@ class CachingPool {
   // Returns the block of `p` to its stream's free list (nullptr: nothing). Never throws; a
   // pointer the pool did not hand out is reported on stderr and ignored.
   void deallocate(void* p) noexcept;
+  // deallocate() for a pointer that may be another pool's: false (and nothing done, nothing
+  // printed) when this pool did not hand out p, or lent it (a lent segment starts at the
+  // address of a block of the graph pool it was lent to: that block's free is not ours).
+  bool try_deallocate(void* p) noexcept;
+  // A whole segment of exactly `bytes` (a size segment_size() gives) lent to a CUDA graph's
+  // private pool (cuda/graph_pool.h): a wholly free cached segment of `stream` when there is
+  // one, else a new raw allocation. Counted as allocated (and in graph_bytes) until it comes
+  // back through deallocate_segment(). Never releases the cache (it is called while a stream is
+  // being captured, when cudaFree is not allowed): throws CudaError when the raw allocation fails.
+  void* allocate_segment(size_t bytes, Stream stream);
+  void deallocate_segment(void* p) noexcept;
   // Gives every wholly free segment back to the raw allocator; returns the bytes released.
   size_t empty_cache();
   PoolStats stats() const;
   // Peak counters restart from the current values.
   void reset_peak();
   bool caching() const { return caching_; }
+  RawAllocator& raw() const { return raw_; }
 
   enum class Kind : unsigned char { Small, Medium, Large };
   // The block size of a request: a multiple of 512 B (of 2 MiB for large ones), at least 512 B.
@@ -146,6 +169,7 @@ class CachingPool {
     Stream stream = 0;        // the stream current at allocation
     Kind kind = Kind::Small;  // of the segment: which free list
     bool allocated = false;
+    bool lent = false;        // a whole segment lent to a graph's pool (allocate_segment)
     Block* prev = nullptr;    // neighbours in the same segment
     Block* next = nullptr;
   };
@@ -162,6 +186,8 @@ class CachingPool {
   static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
   FreeList& free_list(Kind k) { return free_[static_cast<int>(k)]; }
   Block* take_best_fit(Kind kind, size_t size, Stream stream);
+  Block* take_whole_segment(size_t bytes, Stream stream);
+  bool release_block(void* p, bool lent) noexcept;
   Block* new_segment(size_t bytes, size_t size, Stream stream, Kind kind);
   void split(Block* b, size_t size);
   size_t release_cached();
@@ -206,6 +232,26 @@ PoolStats pool_stats(int device);
 // device's pending work); returns the bytes released.
 size_t empty_cache(int device);
 void reset_peak_pool_stats(int device);
+
+// ---- private pools of CUDA graphs (memory_pool.cpp; used by cuda/graph.cpp)
+
+class GraphPool;  // cuda/graph_pool.h
+
+// Opens a private pool on `device` for a capture on stream `capture` by this thread, lent
+// segments from the device pool's cache of stream `origin` (the stream work was queued on before
+// the capture). Until graph_pool_stop_routing(device), this thread's allocations on `device` for
+// work on `capture` come from it, and its frees of other blocks of `device` are held back until
+// graph_pool_close. One routed pool per device and thread.
+GraphPool* graph_pool_open(int device, StreamHandle origin, StreamHandle capture);
+// The end of the capture: this thread's allocations and frees on `device` go the normal way.
+void graph_pool_stop_routing(int device) noexcept;
+// A block from the pool (for the graph's own device-side state).
+void* graph_pool_allocate(GraphPool* pool, size_t bytes);
+// The graph is gone and its work done: the held-back blocks are freed, the wholly free segments
+// go back to the device pool, and the pool is deleted once the last of its blocks is freed.
+void graph_pool_close(int device, GraphPool* pool) noexcept;
+// The private pool's own counters (reserved = lent segments, allocated = its live blocks).
+PoolStats graph_pool_stats(const GraphPool* pool);
 
 // ------------------------------------------------------------------------------------------
 // CachingPool, inline so that the CPU tests can use it in a build without CUDA.
@@ -306,28 +352,41 @@ inline void* CachingPool::allocate(size_t bytes, Stream stream) {
 }
 
 inline void CachingPool::deallocate(void* p) noexcept {
-  if (!p) return;
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto it = live_.find(p);
-  if (it == live_.end()) {
+  if (p && !release_block(p, false))
     std::fprintf(stderr,
                  "ebm: memory pool of %s: free of %p, which it did not allocate (ignored)\n",
                  raw_.device_name().c_str(), p);
-    return;
-  }
+}
+
+inline bool CachingPool::try_deallocate(void* p) noexcept { return !p || release_block(p, false); }
+
+inline void CachingPool::deallocate_segment(void* p) noexcept {
+  if (p && !release_block(p, true))
+    std::fprintf(stderr,
+                 "ebm: memory pool of %s: return of segment %p, which it did not lend (ignored)\n",
+                 raw_.device_name().c_str(), p);
+}
+
+// Frees the live block at p if it is a lent segment exactly when `lent`; false otherwise.
+inline bool CachingPool::release_block(void* p, bool lent) noexcept {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = live_.find(p);
+  if (it == live_.end() || it->second->lent != lent) return false;
   Block* b = it->second;
   live_.erase(it);
   ++stats_.frees;
   stats_.allocated_bytes -= static_cast<int64_t>(b->size);
   stats_.requested_bytes -= static_cast<int64_t>(b->requested);
+  if (b->lent) stats_.graph_bytes -= static_cast<int64_t>(b->size);
   b->allocated = false;
+  b->lent = false;
   b->requested = 0;
   if (!caching_) {
     raw_.deallocate(b->ptr, b->size);
     ++stats_.cuda_frees;
     stats_.reserved_bytes -= static_cast<int64_t>(b->size);
     delete b;
-    return;
+    return true;
   }
   FreeList& list = free_list(b->kind);
   // Merge with free neighbours (taken out of the list before their size changes).
@@ -349,6 +408,50 @@ inline void CachingPool::deallocate(void* p) noexcept {
     delete c;
   }
   list.insert(b);
+  return true;
+}
+
+inline CachingPool::Block* CachingPool::take_whole_segment(size_t bytes, Stream stream) {
+  Block key;
+  key.stream = stream;
+  key.size = bytes;
+  for (FreeList& list : free_) {
+    for (auto it = list.lower_bound(&key);
+         it != list.end() && (*it)->stream == stream && (*it)->size == bytes; ++it) {
+      if ((*it)->prev || (*it)->next) continue;  // a free part of a segment still in use
+      Block* b = *it;
+      list.erase(it);
+      return b;
+    }
+  }
+  return nullptr;
+}
+
+inline void* CachingPool::allocate_segment(size_t bytes, Stream stream) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Block* b = caching_ ? take_whole_segment(bytes, stream) : nullptr;
+  if (b) {
+    ++stats_.cache_hits;
+  } else {
+    void* p = raw_.allocate(bytes);
+    if (!p) throw_out_of_memory(bytes, bytes, 0);
+    b = new Block();
+    b->ptr = static_cast<char*>(p);
+    b->size = bytes;
+    b->stream = stream;
+    // When it comes back it serves the requests of its size class (a 2 MiB or 20 MiB segment is
+    // a whole small or medium segment; anything else is a large block).
+    b->kind = bytes == kSmallSegment ? Kind::Small
+              : bytes == kMediumSegment ? Kind::Medium : Kind::Large;
+    ++stats_.cuda_mallocs;
+    stats_.reserved_bytes += static_cast<int64_t>(bytes);
+    if (stats_.reserved_bytes > stats_.peak_reserved_bytes)
+      stats_.peak_reserved_bytes = stats_.reserved_bytes;
+  }
+  b->lent = true;
+  stats_.graph_bytes += static_cast<int64_t>(b->size);
+  note_allocated(b, bytes);
+  return b->ptr;
 }
 
 inline size_t CachingPool::release_cached() {

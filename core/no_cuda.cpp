@@ -1,8 +1,12 @@
-// Device hooks of a build without CUDA: every request for device memory is a clear error.
+// What core declares and the CUDA backend defines, in a build without CUDA: every request for
+// device memory and every CUDA graph capture is a clear error ("not compiled with CUDA").
 #include "core/common.h"
 #include "core/device_hooks.h"
+#include "core/graph.h"
 
-namespace ebm::device_hooks {
+namespace ebm {
+
+namespace device_hooks {
 
 namespace {
 [[noreturn]] void fail() {
@@ -23,4 +27,35 @@ CudaPoolStats cuda_pool_stats(int) { return {}; }
 void cuda_empty_cache(int) {}
 void cuda_reset_peak_pool_stats(int) {}
 
-}  // namespace ebm::device_hooks
+}  // namespace device_hooks
+
+// ---- CUDA graphs (core/graph.h): no capture can start, so no graph is ever valid.
+
+struct CudaGraph::Impl {};
+CudaGraph::CudaGraph() = default;
+CudaGraph::CudaGraph(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CudaGraph::~CudaGraph() = default;
+CudaGraph::CudaGraph(CudaGraph&&) noexcept = default;
+CudaGraph& CudaGraph::operator=(CudaGraph&&) noexcept = default;
+Device CudaGraph::device() const { EBM_THROW(ValueError, "CudaGraph::device: the graph is empty"); }
+void CudaGraph::replay() {
+  EBM_THROW(ValueError, "CudaGraph::replay: the graph is empty (this build of ebm was not "
+                        "compiled with CUDA)");
+}
+int64_t CudaGraph::replays() const { return 0; }
+size_t CudaGraph::nodes() const { return 0; }
+device_hooks::CudaPoolStats CudaGraph::memory_stats() const { return {}; }
+
+struct CudaGraphCapture::Impl {};
+CudaGraphCapture::CudaGraphCapture(Device device) : device_(device) {
+  EBM_CHECK(device.is_cuda(), ValueError, "CUDA graph capture needs a CUDA device, got ", device);
+  EBM_THROW(DeviceError, "CUDA graph capture on ", device, " requested but this build of ebm was "
+            "not compiled with CUDA (reconfigure with -DEBM_CUDA=ON)");
+}
+CudaGraphCapture::~CudaGraphCapture() = default;
+bool CudaGraphCapture::active() const { return false; }
+CudaGraph CudaGraphCapture::end() {
+  EBM_THROW(ValueError, "CudaGraphCapture::end: no capture is open");
+}
+
+}  // namespace ebm

@@ -42,4 +42,37 @@ class Generator {
   State state_;
 };
 
+// The use of one generator by a captured CUDA graph (core/graph.h), as host arithmetic. While
+// capturing, draws reserve words exactly as eager code would and are recorded relative to the
+// offset the capture found (`base`); the capture itself draws nothing, so finish() puts the
+// generator back there. Each replay then reserves the capture's whole span and returns the base
+// its draws are relative to: replay k draws words [b_k + r, ...) for the recorded r, which are
+// the words the k-th eager run from the same generator state would reserve (the span is a sum of
+// multiples of 4, so reserving it again rounds nothing). Offsets wrap mod 2^64 like reserve's.
+class CapturedGenerator {
+ public:
+  explicit CapturedGenerator(Generator& gen)
+      : gen_(&gen), seed_(gen.seed()), base_(gen.offset()) {}
+
+  // A draw of n_words while capturing: its offset relative to the base.
+  uint64_t reserve(uint64_t n_words) { return gen_->reserve(n_words) - base_; }
+  // End of the capture: records the span reserved and restores the generator's offset.
+  void finish() {
+    span_ = gen_->offset() - base_;
+    gen_->set_offset(base_);
+  }
+  // One replay: reserves the span; returns the replay's base offset.
+  uint64_t replay() { return gen_->reserve(span_); }
+
+  Generator& generator() const { return *gen_; }
+  uint64_t seed() const { return seed_; }  // the seed at capture (a reseed in capture is an error)
+  uint64_t base() const { return base_; }
+  uint64_t span() const { return span_; }  // words per replay (after finish)
+
+ private:
+  Generator* gen_;
+  uint64_t seed_, base_;
+  uint64_t span_ = 0;
+};
+
 }  // namespace ebm

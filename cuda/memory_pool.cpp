@@ -1,7 +1,9 @@
 // The device pools of memory_pool.h: one CachingPool per device over cudaMalloc/cudaFree,
 // created at the first allocation on the device and kept until the process exits (destroying
 // them from a static destructor would race the runtime's own shutdown; the driver takes the
-// memory back at exit).
+// memory back at exit). Each comes with the PoolSet of its CUDA graphs' private pools
+// (graph_pool.h); a thread capturing a graph has its allocations for the capture stream and its
+// frees routed to the graph's pool (thread-local, set by cuda/graph.cpp).
 #include "cuda/memory_pool.h"
 
 #include <array>
@@ -10,6 +12,8 @@
 
 #include "cuda/check.h"
 #include "cuda/device.h"
+#include "cuda/graph.h"  // RelaxedCaptureMode
+#include "cuda/graph_pool.h"
 
 namespace ebm::cuda {
 
@@ -74,10 +78,20 @@ class CudaMalloc final : public RawAllocator {
 };
 
 struct DevicePool {
-  explicit DevicePool(int device) : raw(device), pool(raw, pool_enabled()) {}
+  explicit DevicePool(int device) : raw(device), pool(raw, pool_enabled()), graphs(pool) {}
   CudaMalloc raw;
   CachingPool pool;
+  PoolSet graphs;
 };
+
+// This thread's capture on a device: the graph's pool and the stream being captured.
+struct CaptureRoute {
+  GraphPool* pool = nullptr;
+  cudaStream_t stream = nullptr;
+};
+thread_local std::array<CaptureRoute, kMaxPools> t_routes{};
+
+CachingPool::Stream key(cudaStream_t s) { return reinterpret_cast<CachingPool::Stream>(s); }
 
 std::array<std::atomic<DevicePool*>, kMaxPools>& pools() {
   static auto* table = new std::array<std::atomic<DevicePool*>, kMaxPools>();  // never freed
@@ -115,7 +129,12 @@ bool pool_enabled() {
 void* pool_allocate(size_t bytes, int device) {
   DevicePool& p = pool_of(device);
   cudaStream_t stream = current_stream(device);
-  return p.pool.allocate(bytes, reinterpret_cast<CachingPool::Stream>(stream));
+  const CaptureRoute& route = t_routes[device];
+  if (route.pool && stream == route.stream) {
+    RelaxedCaptureMode relaxed;  // a miss lends a segment, maybe a new cudaMalloc'd one
+    return route.pool->allocate(bytes);
+  }
+  return p.pool.allocate(bytes, key(stream));
 }
 
 void pool_free(void* ptr, int device) noexcept {
@@ -126,7 +145,13 @@ void pool_free(void* ptr, int device) noexcept {
                  device);
     return;
   }
-  p->pool.deallocate(ptr);
+  if (device < kMaxPools && t_routes[device].pool) {
+    p->graphs.free_capturing(t_routes[device].pool, ptr);
+    return;
+  }
+  if (!p->graphs.free(ptr))
+    std::fprintf(stderr, "ebm: memory pool of cuda:%d: free of %p, which it did not allocate "
+                 "(ignored)\n", device, ptr);
 }
 
 PoolStats pool_stats(int device) {
@@ -147,5 +172,30 @@ void reset_peak_pool_stats(int device) {
   check_device(device);
   if (DevicePool* p = existing_pool(device)) p->pool.reset_peak();
 }
+
+GraphPool* graph_pool_open(int device, StreamHandle origin, StreamHandle capture) {
+  DevicePool& p = pool_of(device);
+  EBM_CHECK(!t_routes[device].pool, DeviceError, "cuda:", device,
+            ": this thread is already capturing a CUDA graph on the device");
+  GraphPool* g = p.graphs.open(key(origin), key(capture));
+  t_routes[device] = {g, capture};
+  return g;
+}
+
+void graph_pool_stop_routing(int device) noexcept {
+  if (device >= 0 && device < kMaxPools) t_routes[device] = {};
+}
+
+void* graph_pool_allocate(GraphPool* pool, size_t bytes) {
+  RelaxedCaptureMode relaxed;
+  return pool->allocate(bytes);
+}
+
+void graph_pool_close(int device, GraphPool* pool) noexcept {
+  if (!pool) return;
+  if (DevicePool* p = existing_pool(device)) p->graphs.close(pool);
+}
+
+PoolStats graph_pool_stats(const GraphPool* pool) { return pool->stats(); }
 
 }  // namespace ebm::cuda

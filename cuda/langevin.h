@@ -4,8 +4,9 @@
 //
 // Contract of the launcher: float32 device memory; every pointer 4-byte aligned (int64 levels
 // 8-byte); out == x (in place) or not overlapping any input; grad may be null only in Noise mode,
-// x_tilde, level and table are read only in Drl mode (then non-null); memory of the current
-// device. When x, out, grad and x_tilde are all 16-byte aligned the kernel moves four elements per
+// x_tilde, level and table are read only in Drl mode (then non-null); args.philox_state, when
+// set, 8-byte aligned device memory holding {seed, base offset} (a captured graph's, see
+// LangevinArgs); memory of the current device. When x, out, grad and x_tilde are all 16-byte aligned the kernel moves four elements per
 // 16-byte load/store, else it uses scalar accesses (same results). Asynchronous on the stream;
 // nothing launched for n == 0. Throws ValueError for bad arguments, CudaError for a failed launch.
 #pragma once

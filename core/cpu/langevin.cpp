@@ -1,7 +1,8 @@
 // The fused Langevin update (core/ops/langevin.h): parameter factories, argument checks, the CPU
 // backend (a parallel loop over the shared EBM_HD normals and element functions, so the CPU
 // computes the GPU's arithmetic bit for bit) and, in a CUDA build, the hand-off of cuda tensors to
-// the launcher of cuda/kernels/langevin.cu on the tensor's current stream.
+// the launcher of cuda/kernels/langevin.cu on the tensor's current stream (inside a CUDA graph
+// capture, with a Generator's draw made relative to the graph's device-side state: cuda/graph.h).
 #include "core/ops/langevin.h"
 
 #include <cmath>
@@ -9,6 +10,7 @@
 #include "core/cpu/parallel.h"
 #include "core/ops/dispatch.h"
 #if defined(EBM_WITH_CUDA)
+#include "cuda/graph.h"  // philox_draw: a Generator's draw inside a graph capture
 #include "cuda/langevin.h"
 #include "cuda/stream.h"
 #endif
@@ -222,10 +224,10 @@ void dispatch_cpu(LangevinMode mode, bool noise, const LangevinArgs<T>& a, const
   }
 }
 
-}  // namespace
-
-void langevin_step_(Tensor& x, const Tensor& grad, const LangevinParams& p,
-                    const LangevinDrlInputs& drl) {
+// The op; philox_state is a captured CUDA graph's {seed, base offset} (cuda only; see
+// LangevinArgs), null for absolute (p.seed, p.offset).
+void step(Tensor& x, const Tensor& grad, const LangevinParams& p, const LangevinDrlInputs& drl,
+          const uint64_t* philox_state) {
   const int64_t per_sample = check_args(x, grad, p, drl);
   const bool is_drl = p.mode == LangevinMode::Drl;
   const int64_t n = x.numel(), levels = is_drl ? drl.table.size(0) : 0;
@@ -245,9 +247,10 @@ void langevin_step_(Tensor& x, const Tensor& grad, const LangevinParams& p,
       m.level = static_cast<const int64_t*>(drl.level.data_ptr());
       m.table = static_cast<const float*>(drl.table.data_ptr());
     }
+    LangevinArgs<float> a = langevin_args<float>(p, n, per_sample, levels);
+    a.philox_state = philox_state;
     cuda::DeviceGuard guard(x.device().index);
-    cuda::langevin_step(p.mode, p.add_noise, langevin_args<float>(p, n, per_sample, levels), m,
-                        cuda::current_stream(x.device().index));
+    cuda::langevin_step(p.mode, p.add_noise, a, m, cuda::current_stream(x.device().index));
     return;
 #else
     require_cpu(x, kOp);
@@ -275,14 +278,33 @@ void langevin_step_(Tensor& x, const Tensor& grad, const LangevinParams& p,
   });
 }
 
+}  // namespace
+
+void langevin_step_(Tensor& x, const Tensor& grad, const LangevinParams& p,
+                    const LangevinDrlInputs& drl) {
+  step(x, grad, p, drl, nullptr);
+}
+
 void langevin_step_(Tensor& x, const Tensor& grad, LangevinParams p, Generator& gen,
                     const LangevinDrlInputs& drl) {
   check_defined(x, kOp, "x");
+  const uint64_t* philox_state = nullptr;
   if (p.add_noise) {
-    p.seed = gen.seed();
-    p.offset = gen.reserve(normal_words(x.numel()));
+#if defined(EBM_WITH_CUDA)
+    if (x.device().is_cuda()) {
+      // Inside a graph capture on x's device the draw is relative to the graph's state.
+      const cuda::PhiloxDraw d = cuda::philox_draw(gen, normal_words(x.numel()), x.device().index);
+      p.seed = d.seed;
+      p.offset = d.offset;
+      philox_state = d.state;
+    } else
+#endif
+    {
+      p.seed = gen.seed();
+      p.offset = gen.reserve(normal_words(x.numel()));
+    }
   }
-  langevin_step_(x, grad, p, drl);
+  step(x, grad, p, drl, philox_state);
 }
 
 Tensor drl_langevin_table(const std::vector<double>& s_sq, const std::vector<double>& sigma_next_sq,

@@ -115,7 +115,26 @@ struct LangevinArgs {
   bool clamp_grad = false, clamp_value = false;
   int64_t per_sample = 1;  // Drl: elements per sample (P)
   int64_t levels = 0;      // Drl: rows of the table (T)
+  // Inside a captured CUDA graph (core/graph.h): the graph's device-side {seed, base offset},
+  // written before each replay; the noise then comes from (state[0], state[1] + offset), so
+  // `offset` is the draw's place relative to the replay's base. Null (eager): seed and offset as
+  // they are. Set only by the CUDA path of ops::langevin_step_ with a Generator.
+  const uint64_t* philox_state = nullptr;
 };
+
+// The (seed, offset) an update draws its noise from: a's own, or the captured graph's
+// {seed, base + offset} (mod 2^64, as Generator::reserve's offsets add up on the host), so that
+// a replay draws exactly the words eager execution from the same generator state would.
+template <class T>
+EBM_HD LangevinArgs<T> langevin_resolve_philox(const LangevinArgs<T>& a) {
+  LangevinArgs<T> r = a;
+  if (a.philox_state) {
+    r.seed = a.philox_state[0];
+    r.offset = a.philox_state[1] + a.offset;
+    r.philox_state = nullptr;
+  }
+  return r;
+}
 
 template <class T>
 LangevinArgs<T> langevin_args(const LangevinParams& p, int64_t n, int64_t per_sample = 1,
@@ -295,6 +314,16 @@ EBM_HD void langevin_body(const LangevinArgs<T>& a, const Mem& m, uint32_t block
     langevin_group<M, Noise, T>(a, m, g);
 }
 
+// The same inside a captured CUDA graph (a.philox_state set, noise drawn): the (seed, offset)
+// read from the graph's state, then the body above. A separate kernel instantiation, so that the
+// eager kernels stay exactly what they were (same code, same registers).
+template <LangevinMode M, bool Noise, class T, class Mem>
+EBM_HD void langevin_body_captured(const LangevinArgs<T>& a, const Mem& m, uint32_t block_idx,
+                                   uint32_t thread_idx, uint32_t grid_dim, uint32_t block_dim) {
+  langevin_body<M, Noise, T>(langevin_resolve_philox(a), m, block_idx, thread_idx, grid_dim,
+                             block_dim);
+}
+
 // The launch the CUDA launcher makes (shared with the CPU test of the body): kLangevinBlock
 // threads per block, one group per thread, at most max_blocks blocks (the grid-stride loop does
 // the rest).
@@ -323,6 +352,10 @@ namespace ops {
 void langevin_step_(Tensor& x, const Tensor& grad, const LangevinParams& p,
                     const LangevinDrlInputs& drl = {});
 // The same with (seed, offset) reserved from gen when p.add_noise (gen untouched otherwise).
+// Inside a CUDA graph capture (core/graph.h) on x's device, the draw is recorded relative to
+// the generator's offset and every replay reserves the words anew: replay k draws the noise that
+// eager execution of the k-th chain from the same generator state would. The explicit
+// (seed, offset) overload above bakes its numbers into a captured graph (same noise each replay).
 void langevin_step_(Tensor& x, const Tensor& grad, LangevinParams p, Generator& gen,
                     const LangevinDrlInputs& drl = {});
 

@@ -2,7 +2,8 @@
 // noise-only step). The per-thread work is langevin_body (EBM_HD, built from the normals and
 // element functions the CPU backend runs too, and run on the CPU by tests/cpu/test_langevin.cpp
 // over this very launch grid); the kernel only adds 16-byte vector loads and stores where the
-// buffers allow them. Kernels first, then the launchers.
+// buffers allow them. In a captured CUDA graph the body reads the noise's seed and base offset
+// from args.philox_state (written before each replay). Kernels first, then the launchers.
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -45,10 +46,18 @@ struct VecPtrs : LangevinPtrs<float> {
   }
 };
 
-template <LangevinMode M, bool Noise, bool Vec>
+// Captured: the noise's (seed, offset) comes from args.philox_state (a graph's, see cuda/graph.h).
+template <LangevinMode M, bool Noise, bool Vec, bool Captured>
 __global__ void __launch_bounds__(kLangevinBlock)
     langevin_kernel(LangevinArgs<float> args, LangevinPtrs<float> ptrs) {
-  if constexpr (Vec) {
+  if constexpr (Captured) {
+    if constexpr (Vec)
+      langevin_body_captured<M, Noise, float>(args, VecPtrs(ptrs), blockIdx.x, threadIdx.x,
+                                              gridDim.x, blockDim.x);
+    else
+      langevin_body_captured<M, Noise, float>(args, ptrs, blockIdx.x, threadIdx.x, gridDim.x,
+                                              blockDim.x);
+  } else if constexpr (Vec) {
     langevin_body<M, Noise, float>(args, VecPtrs(ptrs), blockIdx.x, threadIdx.x, gridDim.x,
                                    blockDim.x);
   } else {
@@ -76,10 +85,17 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 template <LangevinMode M, bool Noise>
 void launch(const LangevinLaunchDims& d, bool vec, const LangevinArgs<float>& a,
             const LangevinPtrs<float>& p, StreamHandle stream) {
-  if (vec)
-    langevin_kernel<M, Noise, true><<<d.grid, d.block, 0, stream>>>(a, p);
-  else
-    langevin_kernel<M, Noise, false><<<d.grid, d.block, 0, stream>>>(a, p);
+  // Only draws need the graph's state; without noise the captured kernel would be the eager one.
+  if (Noise && a.philox_state) {
+    if (vec)
+      langevin_kernel<M, Noise, true, Noise><<<d.grid, d.block, 0, stream>>>(a, p);
+    else
+      langevin_kernel<M, Noise, false, Noise><<<d.grid, d.block, 0, stream>>>(a, p);
+  } else if (vec) {
+    langevin_kernel<M, Noise, true, false><<<d.grid, d.block, 0, stream>>>(a, p);
+  } else {
+    langevin_kernel<M, Noise, false, false><<<d.grid, d.block, 0, stream>>>(a, p);
+  }
   EBM_CUDA_CHECK_LAUNCH();
 }
 
@@ -105,6 +121,8 @@ void langevin_step(LangevinMode mode, bool add_noise, const LangevinArgs<float>&
     EBM_CHECK(a.per_sample >= 1 && a.levels >= 1, ValueError, kName,
               ": drl needs per_sample >= 1 and levels >= 1, got ", a.per_sample, " and ", a.levels);
   }
+  // A captured graph's {seed, base offset} (read by the kernel only when it draws noise).
+  if (a.philox_state) check_pointer(a.philox_state, alignof(uint64_t), "philox_state");
   const bool vec = aligned16(p.x) && aligned16(p.out) && (!reads_grad || aligned16(p.grad)) &&
                    (!is_drl || aligned16(p.x_tilde));
   const LangevinLaunchDims d = langevin_launch_dims_for(current_device(), a.n);

@@ -6,7 +6,9 @@
 //     of a poisoned output exactly once, with the value of the element formula at philox::normal;
 // (c) DRL's per-sample coefficients (gathered by level) against a hand computation, and the
 //     table built from the spec's T = 6 schedule against the spec's values;
-// (d) error messages for mismatched shapes, dtypes, devices and bad parameters.
+// (d) error messages for mismatched shapes, dtypes, devices and bad parameters;
+// (e) inside a captured CUDA graph: the body reading the noise's {seed, base} from the graph's
+//     state replays the chain exactly as eager chains from the same generator state.
 #include <cmath>
 #include <cstring>
 #include <iterator>
@@ -343,6 +345,93 @@ TEST(LangevinBody, WordsMatchPhiloxWords4) {
 
 // The table from the spec's T = 6 schedule (igebm-drl.md §2.2): s_t² and σ_{t+1} give the tether
 // column s_t²/(2σ²_{t+1}) (0 at the top level, r = 0) and the noise column λ s_t.
+// ---- captured CUDA graphs: the kernel body reading {seed, base} from a captured state
+
+TEST(LangevinGraph, ResolvedPhiloxIsTheStatePlusTheCapturedOffset) {
+  LangevinArgs<float> a;
+  a.seed = 1;
+  a.offset = 8;
+  EXPECT_EQ(langevin_resolve_philox(a).offset, 8u) << "eager: unchanged";
+  const uint64_t state[2] = {0xDEADBEEFull, ~uint64_t(0) - 3};  // base 2^64 - 4
+  a.philox_state = state;
+  const LangevinArgs<float> r = langevin_resolve_philox(a);
+  EXPECT_EQ(r.seed, 0xDEADBEEFull);
+  EXPECT_EQ(r.offset, 4u) << "wraps mod 2^64, as Generator::reserve's offsets do";
+  EXPECT_EQ(r.philox_state, nullptr);
+}
+
+// One step of a chain through the kernel body over the launch grid, in place on x, as the
+// launcher picks it: the captured body when it draws noise, the eager one otherwise.
+template <LangevinMode M>
+void body_step(const LangevinArgs<float>& a, float* x, const float* g, bool noise) {
+  LangevinPtrs<float> m;
+  m.x = x;
+  m.out = x;
+  m.grad = g;
+  const LangevinLaunchDims d = langevin_launch_dims(a.n, 7);
+  for (uint32_t b = 0; b < d.grid; ++b)
+    for (uint32_t t = 0; t < d.block; ++t) {
+      if (noise)
+        langevin_body_captured<M, true, float>(a, m, b, t, d.grid, d.block);
+      else
+        langevin_body<M, false, float>(a, m, b, t, d.grid, d.block);
+    }
+}
+
+// What a captured K-step chain computes at each replay, on the CPU: the capture records each
+// draw relative to the generator's offset (CapturedGenerator) and leaves the generator as it
+// was; replay k reserves the chain's words and the body reads {seed, base} from the state. Bit
+// for bit the eager chains run from a copy of the generator, also across a reseed between
+// replays, unaligned offsets and offsets wrapping past 2^64.
+TEST(LangevinGraph, ReplaysOfACapturedChainEqualEagerChains) {
+  const int64_t n = 1031;
+  const uint64_t seed = fresh_seed();
+  for (uint64_t start : {uint64_t(0), uint64_t(6), ~uint64_t(0) - 4000}) {
+    SCOPED_TRACE(::testing::Message() << "seed " << seed << " start " << start);
+    // The chain: IGEBM's first noise, K = 3 IGEBM steps (the last without noise), one SGLD step.
+    std::vector<LangevinParams> steps = {LangevinParams::noise_only(0.005)};
+    for (int k = 1; k <= 3; ++k) steps.push_back(LangevinParams::igebm(10.0, 0.01, k < 3 ? 0.005 : 0.0));
+    steps.push_back(LangevinParams::sgld(1.0, 0.01));
+    std::vector<Tensor> grads;
+    for (size_t k = 0; k < steps.size(); ++k) grads.push_back(test::randn({n}, DType::Float32, 0.02));
+    const Tensor x0 = test::uniform({n}, 0.0, 1.0, DType::Float32);
+
+    Generator eager_gen(seed, start), graph_gen(seed, start);
+    // The capture: offsets relative to the base; the generator is left where it was.
+    CapturedGenerator cap(graph_gen);
+    std::vector<uint64_t> rel(steps.size(), 0);
+    for (size_t k = 0; k < steps.size(); ++k)
+      if (steps[k].add_noise) rel[k] = cap.reserve(ops::normal_words(n));
+    cap.finish();
+    EXPECT_EQ(graph_gen.offset(), start);
+
+    Tensor xe = x0.clone(), xg = x0.clone();
+    for (int replay = 0; replay < 4; ++replay) {
+      if (replay == 2) {  // a reseed between replays is followed by both
+        eager_gen.manual_seed(seed + 1);
+        graph_gen.manual_seed(seed + 1);
+      }
+      for (size_t k = 0; k < steps.size(); ++k) ops::langevin_step_(xe, grads[k], steps[k], eager_gen);
+      const uint64_t state[2] = {graph_gen.seed(), cap.replay()};
+      for (size_t k = 0; k < steps.size(); ++k) {
+        LangevinArgs<float> a = langevin_args<float>(steps[k], n);
+        a.offset = rel[k];
+        a.philox_state = state;
+        const float* g = grads[k].data<float>();
+        switch (steps[k].mode) {
+          case LangevinMode::Noise: body_step<LangevinMode::Noise>(a, xg.data<float>(), g, true); break;
+          case LangevinMode::Igebm:
+            body_step<LangevinMode::Igebm>(a, xg.data<float>(), g, steps[k].add_noise);
+            break;
+          default: body_step<LangevinMode::Sgld>(a, xg.data<float>(), g, steps[k].add_noise);
+        }
+      }
+      EXPECT_EQ(graph_gen.state(), eager_gen.state()) << "replay " << replay;
+      EXPECT_EQ(bit_differences(xg, xe), 0) << "replay " << replay;
+    }
+  }
+}
+
 TEST(LangevinDrl, TableFromTheSpecSchedule) {
   const std::vector<double> s_sq = {2.0954e-5, 1.7277e-3, 4.6861e-3, 7.9202e-3, 1.0742e-2, 1.9196e-2};
   const std::vector<double> sigma = {0.323680, 0.516495, 0.632211, 0.713242, 0.773369, 0.999741};

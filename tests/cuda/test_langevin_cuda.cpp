@@ -2,7 +2,8 @@
 // random inputs: every variant, sizes with vector-width and block tails, several offsets; the
 // noise bit for bit (x = g = 0 leaves only the noise), the values to 1e-6 relative (and, since
 // both run the same never-fused EBM_HD arithmetic, in fact the same bits); outputs poisoned first
-// through the raw launcher; the scalar path of misaligned buffers; argument checks.
+// through the raw launcher; the scalar path of misaligned buffers; the captured-graph path (noise
+// {seed, base} read from device memory) against the eager one; argument checks.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -165,6 +166,43 @@ TEST(LangevinCuda, MisalignedBuffersUseTheScalarPath) {
   }
 }
 
+// The captured-graph path of the kernel (args.philox_state: the noise's {seed, base} read from
+// device memory, args.offset relative to the base) equals the eager kernel with the absolute
+// (seed, base + offset), for every variant, both access paths and offsets wrapping past 2^64.
+TEST(LangevinCuda, CapturedStateGivesTheEagerNoise) {
+  EBM_REQUIRE_CUDA();
+  DeviceBuffer<uint64_t> state(2);
+  for (int64_t n : {int64_t(5), int64_t(1025), int64_t(65539)})
+    for (LangevinParams p : variants()) {
+      if (!p.add_noise) continue;
+      const uint64_t base = test::rng()() % 2 ? test::rng()() % 1000 : ~uint64_t(0) - 2;
+      const uint64_t rel = 4 * (test::rng()() % 100);
+      p.seed = fresh_seed();
+      SCOPED_TRACE(::testing::Message() << langevin_mode_name(p.mode) << " n " << n << " seed "
+                                        << p.seed << " base " << base << " rel " << rel);
+      Inputs in = make_inputs(n, p);
+      Tensor xg = in.x.to(Device::cuda()), gg = in.g.to(Device::cuda());
+      LangevinDrlInputs dg = to_cuda(in.drl);
+      const uint64_t host_state[2] = {p.seed, base};
+      EBM_CUDA_CHECK(cudaMemcpy(state.get(), host_state, sizeof host_state, cudaMemcpyHostToDevice));
+      const int64_t per_sample = n / in.x.size(0), levels = dg.table.defined() ? 6 : 0;
+      DeviceBuffer<float> captured(n), eager(n);
+      captured.poison(0xFF);
+      eager.poison(0xFF);
+      LangevinArgs<float> a = langevin_args<float>(p, n, per_sample, levels);
+      a.seed = 0;  // must come from the state
+      a.offset = rel;
+      a.philox_state = state.get();
+      cuda::langevin_step(p.mode, true, a, pointers(xg, gg, dg, captured.get()),
+                          cuda::current_stream());
+      LangevinParams pe = p;
+      pe.offset = base + rel;
+      cuda::langevin_step(p.mode, true, langevin_args<float>(pe, n, per_sample, levels),
+                          pointers(xg, gg, dg, eager.get()), cuda::current_stream());
+      EXPECT_EQ(bit_differences(captured.download(0, n), eager.download(0, n)), 0);
+    }
+}
+
 TEST(LangevinCuda, OutOfRangeLevelPoisonsOnlyItsSample) {
   EBM_REQUIRE_CUDA();
   LangevinParams p = LangevinParams::drl(false);
@@ -208,6 +246,10 @@ TEST(LangevinCuda, ChecksDevicesDtypesAndPointers) {
                                  {"grad pointer", "not 4-byte aligned"});
   m.grad = buf.get() + 8;
   EXPECT_THROW(cuda::langevin_step(LangevinMode::Drl, true, a, m, s), ValueError);  // no x_tilde
+  a.philox_state = reinterpret_cast<const uint64_t*>(buf.get() + 1);  // 4 bytes off
+  test::expect_error<ValueError>([&] { cuda::langevin_step(LangevinMode::Sgld, true, a, m, s); },
+                                 {"philox_state pointer", "not 8-byte aligned"});
+  a.philox_state = nullptr;
   a.n = -1;
   EXPECT_THROW(cuda::langevin_step(LangevinMode::Sgld, true, a, m, s), ValueError);
   cuda::synchronize();

@@ -1,0 +1,310 @@
+// IGEBM training loop and sampling mode (see igebm_trainer.h).
+#include "apps/igebm/igebm_trainer.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "apps/common/interrupt.h"
+#include "apps/common/progress.h"
+#include "apps/common/run_dir.h"
+#include "autograd/ops.h"
+#include "core/io/image_grid.h"
+#include "core/io/npz.h"
+#include "core/ops/random.h"
+#include "core/settings.h"
+#include "data/batches.h"
+#include "nn/checkpoint.h"
+#include "nn/grad_clip.h"
+#include "nn/igebm_models.h"
+#include "nn/optim.h"
+#include "samplers/langevin.h"
+#include "samplers/losses.h"
+#include "samplers/replay_buffer.h"
+
+#ifndef EBM_VERSION
+#define EBM_VERSION "unknown"
+#endif
+
+namespace ebm::app {
+
+namespace {
+
+// Independent streams per purpose, all from the one --seed.
+uint64_t stream_seed(int64_t seed, uint64_t purpose) {
+  uint64_t z = static_cast<uint64_t>(seed) * 0x9E3779B97F4A7C15ull + purpose * 0xBF58476D1CE4E5B9ull;
+  z ^= z >> 31;
+  return z * 0x94D049BB133111EBull;
+}
+enum Purpose : uint64_t { kInit = 1, kLangevin, kBuffer, kDropout, kData, kBatchNoise };
+
+struct Run {
+  IgebmConfig cfg;
+  Device device = Device::cpu();
+  data::Dataset data;
+  std::shared_ptr<nn::IgebmResNet> model;
+  std::shared_ptr<Generator> dropout_gen;
+  Generator langevin_gen, buffer_gen;
+  std::unique_ptr<nn::Adam> optimizer;
+  std::unique_ptr<samplers::ReplayBuffer> buffer;
+  std::unique_ptr<data::EpochSampler> sampler;
+  int64_t step = 0;
+};
+
+data::Dataset load_data(const IgebmConfig& cfg) {
+  data::DatasetOptions o;
+  o.name = cfg.dataset;
+  o.dir = cfg.data_dir;
+  o.image_size = 32;  // the IGEBM networks are 32×32 (28×28 data is zero-padded)
+  o.limit = cfg.limit;
+  return data::load_dataset(o);
+}
+
+void build(Run& r) {
+  const IgebmConfig& c = r.cfg;
+  r.device = Device::parse(c.device);
+  set_allow_tf32(c.tf32);
+  r.data = load_data(c);
+  EBM_CHECK(!c.cclass || r.data.num_classes > 0, ValueError, "igebm_train: --cclass needs labels, and dataset '",
+            c.dataset, "' has none");
+  nn::IgebmModelOptions mo;
+  mo.in_channels = r.data.channels;
+  mo.image_size = 32;
+  mo.num_classes = c.cclass ? r.data.num_classes : 0;
+  mo.num_filters = c.num_filters;
+  mo.sn_schedule = c.sn_schedule == "forward" ? nn::SpectralNormSchedule::EveryForward
+                                              : nn::SpectralNormSchedule::OncePerIteration;
+  r.dropout_gen = std::make_shared<Generator>(stream_seed(c.seed, kDropout));
+  mo.dropout_generator = r.dropout_gen;
+  Generator init(stream_seed(c.seed, kInit));
+  r.model = nn::make_igebm_model(c.model, mo, init);
+  r.model->to(r.device);
+  r.model->train();
+  nn::AdamOptions ao = c.adam_clip == "port" ? nn::AdamOptions::igebm_port() : nn::AdamOptions::igebm();
+  if (c.adam_clip == "none") ao.clip = AdamClip::None;
+  ao.lr = c.lr;
+  r.optimizer = std::make_unique<nn::Adam>(r.model->named_parameters(), ao);
+  samplers::ReplayBufferOptions bo;
+  bo.capacity = c.buffer_size;
+  bo.storage = c.buffer_storage == "float" ? samplers::BufferStorage::Float32 : samplers::BufferStorage::UInt8;
+  r.buffer = std::make_unique<samplers::ReplayBuffer>(bo, Shape{r.data.channels, 32, 32});
+  r.sampler = std::make_unique<data::EpochSampler>(r.data.count, c.batch_size, stream_seed(c.seed, kData));
+  r.langevin_gen = Generator(stream_seed(c.seed, kLangevin));
+  r.buffer_gen = Generator(stream_seed(c.seed, kBuffer));
+}
+
+json::Value run_config(const Run& r) {
+  json::Value v = r.cfg.to_json();
+  v.set("engine", "ebm " EBM_VERSION);
+  v.set("device", r.device.to_string());
+  v.set("app", "igebm_train");
+  return v;
+}
+
+void save(const Run& r, RunDir& dir) {
+  nn::Checkpoint c;
+  c.step = r.step;
+  c.config = run_config(r);
+  c.rng["langevin"] = r.langevin_gen.state();
+  c.rng["buffer"] = r.buffer_gen.state();
+  c.rng["dropout"] = r.dropout_gen->state();
+  c.set_model(r.model->state_dict());
+  c.set_section("optim", r.optimizer->state_dict());
+  c.set_section("buffer", r.buffer->state());
+  data::EpochSampler::State s = r.sampler->state();
+  c.set_section("data", {{"state", Tensor::from_vector(std::vector<int64_t>{static_cast<int64_t>(s.seed), s.epoch, s.position}, Shape{3})}});
+  c.save(dir.checkpoint_path(r.step));
+  c.save(dir.latest_checkpoint());
+}
+
+std::string resume_path(const IgebmConfig& cfg) {
+  std::string dir = cfg.out_dir();
+  std::string p = cfg.resume_iter >= 0 ? dir + "/checkpoints/step_" + step_name(cfg.resume_iter) + ".safetensors"
+                                       : dir + "/checkpoints/latest.safetensors";
+  EBM_CHECK(std::filesystem::exists(p), IOError, "igebm_train: no checkpoint '", p,
+            "' to resume from (is '", dir, "' a run directory?)");
+  return p;
+}
+
+void restore(Run& r, const nn::Checkpoint& c, const std::string& path) {
+  nn::load_model_from_checkpoint(*r.model, c, path);
+  r.optimizer->load_state_dict(c.section("optim"));
+  r.buffer->load_state(c.section("buffer"));
+  std::vector<int64_t> s = c.section("data").at(0).second.to_vector<int64_t>();
+  r.sampler->set_state({static_cast<uint64_t>(s.at(0)), s.at(1), s.at(2)});
+  r.langevin_gen.set_state(c.rng.at("langevin"));
+  r.buffer_gen.set_state(c.rng.at("buffer"));
+  r.dropout_gen->set_state(c.rng.at("dropout"));
+  r.step = c.step;
+}
+
+void write_samples(Run& r, RunDir& dir, const Tensor& negatives) {
+  io::Image8 grid = io::make_grid(negatives.slice(0, std::min<int64_t>(64, negatives.size(0))), 0.0, 1.0);
+  io::write_png(dir.sample_path(r.step), grid);
+  dir.events().add_image("samples/negatives", grid, r.step);
+  if (r.buffer->size() > 0) {
+    Generator g(r.step);  // a look at the buffer must not move the training streams
+    samplers::ReplaySample s = r.buffer->sample(std::min<int64_t>(64, r.cfg.batch_size), 0.0, g, Device::cpu());
+    if (s.fresh == 0) {
+      io::Image8 b = io::make_grid(s.images, 0.0, 1.0);
+      io::write_png(dir.sample_path(r.step, "buffer"), b);
+      dir.events().add_image("samples/buffer", b, r.step);
+    }
+  }
+}
+
+}  // namespace
+
+IgebmOutcome train_igebm(IgebmConfig cfg) {
+  const bool resuming = !cfg.resume.empty();
+  nn::Checkpoint ckpt;
+  std::string ckpt_path;
+  if (resuming) {
+    ckpt_path = resume_path(cfg);
+    ckpt = nn::Checkpoint::load(ckpt_path);
+    IgebmConfig saved = cfg;
+    saved.from_json(ckpt.config);  // the run's own settings; this command's iters/device/logging
+    saved.iters = cfg.iters;
+    cfg = saved;
+  }
+  Run r;
+  r.cfg = cfg;
+  build(r);
+  if (resuming) restore(r, ckpt, ckpt_path);
+  IgebmOutcome out;
+  out.last_step = r.step;
+  if (r.step >= cfg.iters) {
+    out.message = "nothing to do: the run is at step " + std::to_string(r.step) + " of --iters " + std::to_string(cfg.iters);
+    return out;
+  }
+  RunDir dir(cfg.out_dir(), resuming ? r.step : -1);
+  dir.write_config(run_config(r));
+  std::printf("igebm_train: %s on %s, model %s (%lld parameters), %lld images, run directory %s\n",
+              cfg.dataset.c_str(), r.device.to_string().c_str(), cfg.model.c_str(),
+              static_cast<long long>(r.model->num_parameters()), static_cast<long long>(r.data.count),
+              cfg.out_dir().c_str());
+  if (resuming) std::printf("resumed from %s at step %lld\n", ckpt_path.c_str(), static_cast<long long>(r.step));
+  std::fflush(stdout);
+
+  install_interrupt_handler();
+  samplers::IgebmLangevinOptions lo;
+  lo.steps = static_cast<int>(cfg.num_steps);
+  lo.step_lr = cfg.step_lr;
+  lo.noise_std = cfg.noise_std();
+  lo.grad_clip = cfg.proj_norm;
+  const bool once_per_iteration = cfg.sn_schedule == "iteration";
+  data::BatchTransform bt;
+  bt.scale = cfg.dequantize ? data::PixelScale::Dequantized256 : data::PixelScale::Unit255;
+  bt.random_flip = cfg.random_flip;
+  const uint64_t batch_seed = stream_seed(cfg.seed, kBatchNoise);
+  Progress progress(r.step, cfg.iters, cfg.batch_size, cfg.log_every);
+  Tensor negatives;
+  int64_t last_saved = r.step;
+
+  while (r.step < cfg.iters) {
+    const int64_t step = r.step + 1;
+    data::Batch batch = data::make_batch(r.data, r.sampler->next(), bt, batch_seed,
+                                         static_cast<uint64_t>(step), r.device);
+    Tensor labels = cfg.cclass ? batch.labels : Tensor();
+    if (once_per_iteration) r.model->refresh_spectral_norm();
+    if (cfg.replay_batch) {
+      negatives = r.buffer->sample(cfg.batch_size, cfg.reinit, r.buffer_gen, r.device).images;
+    } else {
+      negatives = ops::uniform(batch.images.shape(), r.buffer_gen, 0.0, 1.0, DType::Float32, r.device);
+    }
+    auto energy = [&](const Tensor& x) { return r.model->forward(x, labels); };
+    Tensor chain_grad = samplers::igebm_langevin_(negatives, energy, lo, r.langevin_gen);
+    r.buffer->push(negatives);
+    Tensor e_pos = r.model->forward(batch.images, labels);
+    Tensor e_neg = r.model->forward(negatives.detach(), labels);
+    samplers::ContrastiveLoss loss = samplers::contrastive_loss(e_pos, e_neg, cfg.l2_coeff, cfg.ml_coeff);
+    double loss_value = loss.loss.item();
+    if (!std::isfinite(loss_value) || std::fabs(loss.e_pos) > cfg.energy_bound ||
+        std::fabs(loss.e_neg) > cfg.energy_bound) {
+      progress.finish();
+      out.diverged = true;
+      out.message = "diverged at step " + std::to_string(step) + ": loss " + std::to_string(loss_value) +
+                    ", mean E+ " + std::to_string(loss.e_pos) + ", mean E- " + std::to_string(loss.e_neg) +
+                    " (--energy-bound " + std::to_string(cfg.energy_bound) + "). The last good checkpoint (step " +
+                    std::to_string(last_saved) + ") is untouched; try a lower --lr or --step_lr, or resume with another --seed.";
+      return out;
+    }
+    r.optimizer->zero_grad();
+    backward(loss.loss);
+    double gnorm = nn::grad_norm(r.model->named_parameters());
+    r.optimizer->step();
+    r.step = step;
+    out.last_step = step;
+    out.last_loss = loss_value;
+
+    char extra[96];
+    std::snprintf(extra, sizeof extra, "E+ %.4f E- %.4f", loss.e_pos, loss.e_neg);
+    progress.update(step, loss_value, extra);
+    if (step % cfg.log_every == 0 || step == cfg.iters) {
+      json::Value m = json::Value::object();
+      m.set("step", step);
+      m.set("loss", loss_value);
+      m.set("e_pos", loss.e_pos);
+      m.set("e_neg", loss.e_neg);
+      m.set("grad_norm", gnorm);
+      m.set("langevin_grad", chain_grad.item());
+      m.set("seconds_per_step", progress.seconds_per_step());
+      m.set("images_per_second", progress.images_per_second());
+      dir.log_metrics(m);
+    }
+    bool last = step == cfg.iters || interrupted();
+    if ((cfg.sample_every > 0 && step % cfg.sample_every == 0) || last) write_samples(r, dir, negatives);
+    if ((cfg.ckpt_every > 0 && step % cfg.ckpt_every == 0) || last) {
+      save(r, dir);
+      last_saved = step;
+    }
+    if (interrupted()) {
+      progress.finish();
+      out.interrupted = true;
+      out.message = "interrupted at step " + std::to_string(step) + "; checkpoint written. Continue with --resume " + cfg.out_dir();
+      return out;
+    }
+  }
+  progress.finish();
+  out.message = "finished " + std::to_string(r.step) + " steps; samples in " + cfg.out_dir() + "/samples";
+  return out;
+}
+
+std::string sample_igebm(IgebmConfig cfg) {
+  std::string path = resume_path(cfg);
+  nn::Checkpoint ckpt = nn::Checkpoint::load(path);
+  IgebmConfig saved = cfg;
+  saved.from_json(ckpt.config);
+  saved.device = cfg.device;
+  saved.limit = saved.batch_size;  // only the image shape is needed (and one batch for the sampler)
+  Run r;
+  r.cfg = saved;
+  build(r);
+  nn::load_model_from_checkpoint(*r.model, ckpt, path);
+  r.model->eval();  // the evaluation model: no dropout, stored spectral-norm vectors
+  r.model->refresh_spectral_norm();
+  r.step = ckpt.step;
+  Generator gen(stream_seed(cfg.seed, kLangevin) ^ 0x5A5A5A5A);
+  Tensor x = ops::uniform(Shape{cfg.num_samples, r.data.channels, 32, 32}, gen, 0.0, 1.0, DType::Float32, r.device);
+  Tensor labels;
+  if (saved.cclass) {
+    std::vector<int64_t> l(static_cast<size_t>(cfg.num_samples));
+    for (int64_t i = 0; i < cfg.num_samples; ++i) l[i] = i % r.data.num_classes;
+    labels = Tensor::from_vector(l, Shape{cfg.num_samples}).to(r.device);
+  }
+  samplers::IgebmLangevinOptions lo;
+  lo.steps = static_cast<int>(cfg.sample_steps);
+  lo.step_lr = saved.step_lr;
+  lo.noise_std = saved.noise_std();
+  lo.grad_clip = saved.proj_norm;
+  samplers::igebm_langevin_(x, [&](const Tensor& v) { return r.model->forward(v, labels); }, lo, gen);
+  std::string dir = cfg.out_dir();
+  std::string png = dir + "/samples/sample_step_" + step_name(r.step) + ".png";
+  std::string npz = dir + "/samples_step_" + step_name(r.step) + ".npz";
+  std::filesystem::create_directories(dir + "/samples");
+  io::write_png(png, io::make_grid(x, 0.0, 1.0, 8));
+  io::write_npz(npz, {{"arr_0", io::uint8_images(io::to_uint8_nhwc(x, 0.0, 1.0), cfg.num_samples, 32, 32, r.data.channels)}});
+  return png + " and " + npz;
+}
+
+}  // namespace ebm::app

@@ -122,10 +122,10 @@ NetResTemb2::NetResTemb2(const NetResTemb2Options& o, Generator& gen) : DrlNet("
       "temb_dense_2", drl_dense(temb_dim, o.ch * o.ch_mult.back(), false, o.dtype, gen));
   conv_in_ = register_module("conv_in", drl_conv(o.in_channels, o.ch, sn(o.spectral_norm), 1.0, o.dtype, gen));
 
-  auto levels = register_module("levels", std::make_shared<IndexedModules>());
+  auto levels = register_module("levels", std::make_shared<ModuleList>());
   int64_t c = o.ch;
   for (int64_t mult : o.ch_mult) {
-    auto blocks = levels->push_back(std::make_shared<IndexedModules>());
+    auto blocks = levels->push_back(std::make_shared<ModuleList>());
     levels_.emplace_back();
     for (int64_t b = 0; b < o.num_res_blocks; ++b) {
       levels_.back().push_back(

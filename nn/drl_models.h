@@ -55,21 +55,6 @@ class DrlNet : public Module {
   virtual int64_t num_timesteps() const = 0;
 };
 
-// Children named "0", "1", ... in insertion order: the state_dict names of torch's
-// nn.ModuleList / nn.Sequential.
-class IndexedModules : public Module {
- public:
-  IndexedModules() : Module("ModuleList") {}
-  template <class M>
-  std::shared_ptr<M> push_back(std::shared_ptr<M> m) {
-    return register_module(std::to_string(size_++), std::move(m));
-  }
-  int64_t size() const { return size_; }
-
- private:
-  int64_t size_ = 0;
-};
-
 struct NetResTemb2Options {
   int64_t in_channels = 3;
   int64_t ch = 128;

@@ -17,18 +17,6 @@ namespace {
 constexpr double kLeakySlope = 0.2;      // TF's leaky_relu default, used by every IGEBM block
 constexpr double kZeroInitStd = 1e-10;   // conv2 of each block (utils.get_weight, zero=True)
 
-// A container whose children are named "0", "1", ... (PyTorch's ModuleList naming).
-class IgebmBlockList : public Module {
- public:
-  IgebmBlockList() : Module("ModuleList") {}
-  void append(std::shared_ptr<Module> m) {
-    register_module(std::to_string(size_++), std::move(m));
-  }
-
- private:
-  int size_ = 0;
-};
-
 std::string valid_names() {
   std::string s;
   for (const auto& n : igebm_model_names()) s += (s.empty() ? "" : ", ") + n;
@@ -176,11 +164,11 @@ IgebmResNet::IgebmResNet(const IgebmArch& arch, Generator& gen, DType dtype,
   if (!dropout_gen_) dropout_gen_ = std::make_shared<Generator>(derive_seed(gen));
 
   stem_ = register_module("stem", make_sn_conv(arch.in_channels, arch.stem_channels, false, 1.0, dtype, gen));
-  auto list = std::make_shared<IgebmBlockList>();
+  auto list = std::make_shared<ModuleList>();
   for (const IgebmBlockSpec& s : arch.blocks) {
     blocks_.push_back(std::make_shared<IgebmResBlock>(s, arch.num_classes, arch.dropout, dtype,
                                                       gen, dropout_gen_));
-    list->append(blocks_.back());
+    list->push_back(blocks_.back());
   }
   block_list_ = register_module("blocks", std::static_pointer_cast<Module>(list));
 

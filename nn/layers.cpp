@@ -33,6 +33,10 @@ Conv2d::Conv2d(const Conv2dOptions& o, Generator& gen) : Module("Conv2d"), o_(o)
   }
 }
 
+void Conv2d::on_mode_changed() {
+  if (sn_) sn_->clear_cache();
+}
+
 Tensor Conv2d::weight() { return sn_ ? sn_->weight(is_training()) : *w_; }
 
 Tensor Conv2d::forward(const Tensor& x) {
@@ -61,6 +65,10 @@ Linear::Linear(const LinearOptions& o, Generator& gen) : Module("Linear"), o_(o)
     w_ = register_parameter("weight", w);
     if (b.defined()) b_ = register_parameter("bias", b);
   }
+}
+
+void Linear::on_mode_changed() {
+  if (sn_) sn_->clear_cache();
 }
 
 Tensor Linear::weight() { return sn_ ? sn_->weight(is_training()) : *w_; }

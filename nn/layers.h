@@ -35,6 +35,9 @@ class Conv2d : public Module, public SpectralNormHost {
   const Conv2dOptions& options() const { return o_; }
   SpectralNorm* spectral_norm() override { return sn_.get(); }
 
+ protected:
+  void on_mode_changed() override;  // drops a cached W/σ (it may be on the old device)
+
  private:
   Conv2dOptions o_;
   Tensor* w_ = nullptr;
@@ -58,6 +61,9 @@ class Linear : public Module, public SpectralNormHost {
   Tensor* bias() { return b_; }
   const LinearOptions& options() const { return o_; }
   SpectralNorm* spectral_norm() override { return sn_.get(); }
+
+ protected:
+  void on_mode_changed() override;
 
  private:
   LinearOptions o_;

@@ -94,6 +94,20 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
 };
 
+// torch.nn.ModuleList: children named "0", "1", ... in order.
+class ModuleList : public Module {
+ public:
+  ModuleList() : Module("ModuleList") {}
+  template <class M>
+  std::shared_ptr<M> push_back(std::shared_ptr<M> m) {
+    return register_module(std::to_string(size_++), std::move(m));
+  }
+  int64_t size() const { return size_; }
+
+ private:
+  int64_t size_ = 0;
+};
+
 // Joins a prefix and a name with a dot ("" + "w" = "w").
 std::string join_name(const std::string& prefix, const std::string& name);
 

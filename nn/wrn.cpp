@@ -108,7 +108,7 @@ WideResNet::WideResNet(const WrnOptions& o, Generator& gen) : DrlNet("Wide_ResNe
   conv1_ = register_module("conv1", conv(o.in_channels, b, 3, 1, o.dtype, gen));
   int64_t c = b;
   for (int s = 0; s < 3; ++s) {
-    auto layer = register_module("layer" + std::to_string(s + 1), std::make_shared<IndexedModules>());
+    auto layer = register_module("layer" + std::to_string(s + 1), std::make_shared<ModuleList>());
     for (int64_t i = 0; i < n; ++i) {
       int stride = (i == 0 && s > 0) ? 2 : 1;
       blocks_.push_back(layer->push_back(std::make_shared<WideBasic>(c, widths[s], stride, o, dgen, gen)));

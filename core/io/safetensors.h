@@ -92,7 +92,9 @@ using ExpectedTensors = std::vector<std::pair<std::string, TensorSpec>>;
 // otherwise. `source` names the file.
 void check_safetensors(const NamedTensors& found, const ExpectedTensors& expected, bool strict,
                        const std::string& source);
-// read_safetensors followed by check_safetensors.
+// Reads a file checked against `expected`: the header is checked first (so a wrong file is refused
+// before its data is read), then the tensors are read. Non-strict, only the expected tensors are
+// read and returned; others are skipped unread, whatever their dtype.
 SafetensorsFile read_safetensors_checked(const std::string& path, const ExpectedTensors& expected,
                                          bool strict = true);
 

@@ -1,7 +1,10 @@
 // Spectral normalisation: power iteration, σ and the normalised weight (see spectral_norm.h).
 #include "nn/spectral_norm.h"
 
+#include <algorithm>
+
 #include "autograd/ops.h"
+#include "autograd/ops/spectral_norm.h"
 #include "nn/module.h"
 
 namespace ebm::nn {
@@ -33,39 +36,28 @@ SpectralNorm::SpectralNorm(const SpectralNormOptions& o, Tensor* weight_orig, Te
   *v_ = normalize(ops::randn(Shape{m.size(1)}, gen, w_->dtype(), w_->device()), o.eps);
 }
 
+std::vector<SpectralNormState> SpectralNorm::state() const { return {{*w_, *u_, *v_}}; }
+
 void SpectralNorm::power_iteration() {
   NoGradGuard no_grad;
-  Tensor wm = w_->detach().view(matrix_shape(*w_));
-  for (int i = 0; i < o_.n_power_iterations; ++i) {
-    Tensor v = normalize(reshape(matmul(wm, reshape(*u_, Shape{u_->numel(), 1}), true), Shape{v_->numel()}), o_.eps);
-    Tensor u = normalize(reshape(matmul(wm, reshape(v, Shape{v.numel(), 1})), Shape{u_->numel()}), o_.eps);
-    // In place: the buffers keep their storage (state_dict views, device placement).
-    v_->copy_(v);
-    u_->copy_(u);
-  }
+  std::vector<SpectralNormState> l = state();
+  ops::spectral_norm_power_iteration_(l, o_.n_power_iterations, o_.eps);
 }
 
-Tensor SpectralNorm::sigma() const {
-  Tensor wm = reshape(*w_, matrix_shape(*w_));
-  // Clones: the next forward's power iteration writes u and v in place, and this graph's
-  // backward must still see the values it was built with (PyTorch clones for the same reason).
-  Tensor u = u_->detach().clone(), v = v_->detach().clone();
-  Tensor wv = matmul(wm, reshape(v, Shape{v.numel(), 1}));               // [out, 1]
-  return reshape(matmul(reshape(u, Shape{1, u.numel()}), wv), Shape{});  // uᵀ W v
+Tensor SpectralNorm::sigma() const { return spectral_norm_sigma(*w_, *u_, *v_); }
+
+Tensor SpectralNorm::normalize_with(const Tensor& sigma) const {
+  return o_.capped ? spectral_normalize_capped(*w_, sigma) : spectral_normalize(*w_, sigma);
 }
 
-Tensor SpectralNorm::normalized_weight() const {
-  Tensor s = sigma();
-  if (!o_.capped) return div(*w_, s);
-  Tensor s1 = affine(s, 1.0, 1e-6);  // σ' = σ + 1e-6
-  Tensor one = Tensor::scalar(1.0, s.dtype(), s.device());
-  return mul(*w_, div(minimum(s1, one), s1));
-}
+Tensor SpectralNorm::normalized_weight() const { return normalize_with(sigma()); }
 
 Tensor SpectralNorm::weight(bool training) {
   if (schedule_ == SpectralNormSchedule::OncePerIteration && cached_.defined()) return cached_;
-  if (training) power_iteration();
-  return normalized_weight();
+  std::vector<SpectralNormState> l = state();
+  // One fused call: the iterations (training only) and σ with its derivative.
+  Tensor s = spectral_norm_sigmas_(l, training ? o_.n_power_iterations : 0, o_.eps)[0];
+  return normalize_with(s);
 }
 
 void SpectralNorm::set_schedule(SpectralNormSchedule s) {
@@ -86,10 +78,25 @@ void set_spectral_norm_schedule(Module& model, SpectralNormSchedule s) {
 }
 
 void refresh_spectral_norm(Module& model) {
-  for (SpectralNorm* sn : spectral_norms(model)) {
-    sn->clear_cache();
-    if (model.is_training()) sn->power_iteration();
-    sn->set_cached(sn->normalized_weight());
+  // One batched call per iteration count (normally one for the whole model): on the GPU a few
+  // launches for all the layers instead of several per layer.
+  std::vector<SpectralNorm*> all = spectral_norms(model);
+  std::vector<int> counts;
+  for (SpectralNorm* sn : all) {
+    int n = model.is_training() ? sn->options().n_power_iterations : 0;
+    if (std::find(counts.begin(), counts.end(), n) == counts.end()) counts.push_back(n);
+  }
+  for (int n : counts) {
+    std::vector<SpectralNorm*> group;
+    std::vector<SpectralNormState> states;
+    for (SpectralNorm* sn : all)
+      if ((model.is_training() ? sn->options().n_power_iterations : 0) == n) {
+        group.push_back(sn);
+        states.push_back(sn->state()[0]);
+      }
+    // Layers of one group share eps in practice; the batched op takes one.
+    std::vector<Tensor> sigmas = spectral_norm_sigmas_(states, n, group.front()->options().eps);
+    for (size_t i = 0; i < group.size(); ++i) group[i]->set_cached(group[i]->normalize_with(sigmas[i]));
   }
 }
 

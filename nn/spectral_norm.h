@@ -16,6 +16,9 @@
 // In eval mode no iteration runs: σ comes from the stored u and v.
 #pragma once
 
+#include <vector>
+
+#include "core/ops/spectral_norm.h"
 #include "core/random.h"
 #include "core/tensor.h"
 
@@ -47,6 +50,10 @@ class SpectralNorm {
   Tensor sigma() const;
   // W/σ (or the capped form) from the current u, v: no iteration.
   Tensor normalized_weight() const;
+  // W/σ (or the capped form) for a given σ (0-dim, differentiable).
+  Tensor normalize_with(const Tensor& sigma) const;
+  // {weight_orig, u, v} for the batched op (handles sharing the layer's storage).
+  std::vector<SpectralNormState> state() const;
 
   void set_schedule(SpectralNormSchedule s);
   SpectralNormSchedule schedule() const { return schedule_; }

@@ -160,6 +160,38 @@ void layer_cpu(const SpectralNormPtrs<T>& p, int n_iter, double eps, T* sigma, T
   if (v_copy) std::copy(p.v, p.v + cols, v_copy);
 }
 
+// All layers. A model's batch (at least two layers per thread) is one parallel region with the
+// layers, largest first, handed out to the threads whole (each layer's matrix-vector products then
+// run on one thread); fewer layers are split inside (columns / rows over the threads). Either way
+// every sum has the same order, so the results do not depend on the thread count; and one region
+// per call, not two per layer and iteration, keeps a busy machine's descheduled threads from
+// stalling every product.
+template <class T>
+void run_cpu(const std::vector<SpectralNormPtrs<T>>& p, int n_iter, double eps, Tensor& sigma,
+             Tensor& copies) {
+  const int64_t n = static_cast<int64_t>(p.size());
+  T* sig = sigma.data<T>();
+  T* cp = copies.defined() ? copies.data<T>() : nullptr;
+  std::vector<int64_t> copy_at(n, 0), order(n);
+  for (int64_t l = 1; l < n; ++l) copy_at[l] = copy_at[l - 1] + p[l - 1].rows + p[l - 1].cols;
+  for (int64_t l = 0; l < n; ++l) order[l] = l;
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return p[a].rows * p[a].cols > p[b].rows * p[b].cols;
+  });
+  auto one = [&](int64_t l) {
+    layer_cpu<T>(p[l], n_iter, eps, sig + l, cp ? cp + copy_at[l] : nullptr,
+                 cp ? cp + copy_at[l] + p[l].rows : nullptr);
+  };
+#if defined(_OPENMP)
+  if (n >= 2 * omp_get_max_threads() && !omp_in_parallel()) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t i = 0; i < n; ++i) one(order[i]);
+    return;
+  }
+#endif
+  for (int64_t l = 0; l < n; ++l) one(l);
+}
+
 template <class T>
 std::vector<SpectralNormPtrs<T>> pointers(const std::vector<SpectralNormState>& layers) {
   std::vector<SpectralNormPtrs<T>> p(layers.size());
@@ -208,15 +240,7 @@ Tensor run(std::vector<SpectralNormState>& layers, int n_iter, double eps, Tenso
     require_cpu(layers[0].weight, op);
 #endif
   } else {
-    EBM_DISPATCH_FLOAT(dtype, op, [&] {
-      const std::vector<SpectralNormPtrs<T>> p = pointers<T>(layers);
-      T* sig = sigma.data<T>();
-      T* cp = copies.defined() ? copies.data<T>() : nullptr;
-      for (int64_t l = 0; l < n; ++l) {
-        layer_cpu<T>(p[l], n_iter, eps, sig + l, cp, cp ? cp + p[l].rows : nullptr);
-        if (cp) cp += p[l].rows + p[l].cols;
-      }
-    });
+    EBM_DISPATCH_FLOAT(dtype, op, [&] { run_cpu<T>(pointers<T>(layers), n_iter, eps, sigma, copies); });
   }
   if (n_iter > 0)
     for (auto& s : layers) {

@@ -1,6 +1,7 @@
 // IGEBM flags, checks and JSON form (see igebm_config.h).
 #include "apps/igebm/igebm_config.h"
 
+#include "core/device_hooks.h"
 #include "data/dataset.h"
 #include "nn/igebm_models.h"
 
@@ -33,7 +34,7 @@ void IgebmConfig::declare(Flags& f) {
   f.add("ml_coeff", &ml_coeff, "weight of E+ - E-");
   f.add_choice("adam_clip", &adam_clip, {"official", "port", "none"},
                "per-element Adam gradient clip 3 sigma + 0.1 (official), rosinality's variant, or none");
-  f.add("device", &device, "cpu or cuda[:N]");
+  f.add("device", &device, "cpu, cuda[:N], or auto (cuda when this build has CUDA and a GPU is present)");
   f.add("out", &out, "run directory (default: runs/<exp>)");
   f.add("exp", &exp, "experiment name (the run directory when --out is not given)");
   f.add("resume", &resume, "continue the run in this directory from its latest checkpoint");
@@ -73,6 +74,7 @@ void IgebmConfig::finalize(const Flags& f) {
   if (!resume.empty()) out = resume;
   if (num_samples < 1) fail("--num-samples must be >= 1");
   if (sample_steps == 0) sample_steps = num_steps;
+  if (device == "auto") device = device_hooks::cuda_device_count() > 0 ? "cuda" : "cpu";
   try {
     (void)Device::parse(device);
   } catch (const Error& e) {

@@ -8,73 +8,78 @@ namespace ebm::nn {
 
 Tensor per_channel(const Tensor& v) { return reshape(v, Shape{1, v.numel(), 1, 1}); }
 
-Conv2d::Conv2d(const Conv2dOptions& o, Generator& gen) : Module("Conv2d"), o_(o) {
+WeightedLayer::WeightedLayer(const std::string& type_name, Tensor w, Tensor b,
+                             const SpectralNormOptions& sn, Generator& gen)
+    : Module(type_name) {
+  if (sn.enabled) {
+    if (b.defined()) b_ = register_parameter("bias", b);
+    w_ = register_parameter("weight_orig", w);
+    Tensor* u = register_buffer("weight_u", Tensor());
+    Tensor* v = register_buffer("weight_v", Tensor());
+    sn_ = std::make_unique<SpectralNorm>(sn, w_, u, v, gen);
+  } else {
+    w_ = register_parameter("weight", w);
+    if (b.defined()) b_ = register_parameter("bias", b);
+  }
+}
+
+void WeightedLayer::on_mode_changed() {
+  if (sn_) sn_->clear_cache();
+}
+
+Tensor WeightedLayer::weight() { return sn_ ? sn_->weight(is_training()) : *w_; }
+
+namespace {
+
+// PyTorch's default initialisation of a weight [out, in, ...] and its bias [out].
+std::pair<Tensor, Tensor> default_init(const Shape& w_shape, bool bias, DType dtype, Generator& gen) {
+  Tensor w = Tensor::empty(w_shape, dtype);
+  default_uniform_(w, gen);
+  Tensor b;
+  if (bias) {
+    b = Tensor::empty(Shape{w_shape.size(0)}, dtype);
+    default_bias_uniform_(b, fan_in_fan_out(w_shape).first, gen);
+  }
+  return {w, b};
+}
+
+std::pair<Tensor, Tensor> initial_weights(const Conv2dOptions& o, Generator& gen) {
   EBM_CHECK(o.in_channels > 0 && o.out_channels > 0 && o.kernel > 0 && o.stride > 0 &&
                 o.padding >= 0,
             ValueError, "Conv2d: need positive channels/kernel/stride and padding >= 0, got in ",
             o.in_channels, ", out ", o.out_channels, ", kernel ", o.kernel, ", stride ", o.stride,
             ", padding ", o.padding);
-  Tensor w = Tensor::empty(Shape{o.out_channels, o.in_channels, o.kernel, o.kernel}, o.dtype);
-  default_uniform_(w, gen);
-  Tensor b;
-  if (o.bias) {
-    b = Tensor::empty(Shape{o.out_channels}, o.dtype);
-    default_bias_uniform_(b, o.in_channels * o.kernel * o.kernel, gen);
-  }
-  if (o.spectral_norm.enabled) {
-    if (b.defined()) b_ = register_parameter("bias", b);
-    w_ = register_parameter("weight_orig", w);
-    Tensor* u = register_buffer("weight_u", Tensor());  // u before v, as PyTorch registers
-    Tensor* v = register_buffer("weight_v", Tensor());
-    sn_ = std::make_unique<SpectralNorm>(o.spectral_norm, w_, u, v, gen);
-  } else {
-    w_ = register_parameter("weight", w);
-    if (b.defined()) b_ = register_parameter("bias", b);
-  }
+  return default_init(Shape{o.out_channels, o.in_channels, o.kernel, o.kernel}, o.bias, o.dtype, gen);
 }
 
-void Conv2d::on_mode_changed() {
-  if (sn_) sn_->clear_cache();
+std::pair<Tensor, Tensor> initial_weights(const LinearOptions& o, Generator& gen) {
+  EBM_CHECK(o.in_features > 0 && o.out_features > 0, ValueError,
+            "Linear: need positive in/out features, got ", o.in_features, " -> ", o.out_features);
+  return default_init(Shape{o.out_features, o.in_features}, o.bias, o.dtype, gen);
 }
 
-Tensor Conv2d::weight() { return sn_ ? sn_->weight(is_training()) : *w_; }
+}  // namespace
+
+Conv2d::Conv2d(const Conv2dOptions& o, Generator& gen) : Conv2d(o, initial_weights(o, gen), gen) {}
+
+Conv2d::Conv2d(const Conv2dOptions& o, std::pair<Tensor, Tensor> wb, Generator& gen)
+    : WeightedLayer("Conv2d", wb.first, wb.second, o.spectral_norm, gen), o_(o) {}
 
 Tensor Conv2d::forward(const Tensor& x) {
-  Tensor y = conv2d(x, weight(), b_ ? *b_ : Tensor(), o_.stride, o_.padding);
+  Tensor* b = bias();
+  Tensor y = conv2d(x, weight(), b ? *b : Tensor(), o_.stride, o_.padding);
   FlopCounter::add(2 * y.numel() * o_.in_channels * o_.kernel * o_.kernel);
   return y;
 }
 
-Linear::Linear(const LinearOptions& o, Generator& gen) : Module("Linear"), o_(o) {
-  EBM_CHECK(o.in_features > 0 && o.out_features > 0, ValueError,
-            "Linear: need positive in/out features, got ", o.in_features, " -> ", o.out_features);
-  Tensor w = Tensor::empty(Shape{o.out_features, o.in_features}, o.dtype);
-  default_uniform_(w, gen);
-  Tensor b;
-  if (o.bias) {
-    b = Tensor::empty(Shape{o.out_features}, o.dtype);
-    default_bias_uniform_(b, o.in_features, gen);
-  }
-  if (o.spectral_norm.enabled) {
-    if (b.defined()) b_ = register_parameter("bias", b);
-    w_ = register_parameter("weight_orig", w);
-    Tensor* u = register_buffer("weight_u", Tensor());  // u before v, as PyTorch registers
-    Tensor* v = register_buffer("weight_v", Tensor());
-    sn_ = std::make_unique<SpectralNorm>(o.spectral_norm, w_, u, v, gen);
-  } else {
-    w_ = register_parameter("weight", w);
-    if (b.defined()) b_ = register_parameter("bias", b);
-  }
-}
+Linear::Linear(const LinearOptions& o, Generator& gen) : Linear(o, initial_weights(o, gen), gen) {}
 
-void Linear::on_mode_changed() {
-  if (sn_) sn_->clear_cache();
-}
-
-Tensor Linear::weight() { return sn_ ? sn_->weight(is_training()) : *w_; }
+Linear::Linear(const LinearOptions& o, std::pair<Tensor, Tensor> wb, Generator& gen)
+    : WeightedLayer("Linear", wb.first, wb.second, o.spectral_norm, gen), o_(o) {}
 
 Tensor Linear::forward(const Tensor& x) {
-  Tensor y = linear(x, weight(), b_ ? *b_ : Tensor());
+  Tensor* b = bias();
+  Tensor y = linear(x, weight(), b ? *b : Tensor());
   FlopCounter::add(2 * y.numel() * o_.in_features);
   return y;
 }

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <utility>
 
 #include "autograd/ops.h"
 #include "core/random.h"
@@ -23,26 +25,39 @@ struct Conv2dOptions {
   DType dtype = DType::Float32;
 };
 
-class Conv2d : public Module, public SpectralNormHost {
+// What Conv2d and Linear share: a weight [out, ...] with an optional bias [out], registered under
+// PyTorch's names (weight, bias; or bias, weight_orig, weight_u, weight_v under spectral norm, in
+// torch.nn.utils.spectral_norm's order), and the weight the forward uses.
+class WeightedLayer : public Module, public SpectralNormHost {
  public:
-  // Weights drawn with PyTorch's default rule (nn/init.h) from gen; recipes re-initialise.
-  Conv2d(const Conv2dOptions& o, Generator& gen);
-  Tensor forward(const Tensor& x);
   // The weight the forward uses: W, or W/σ under spectral norm (per its schedule).
   Tensor weight();
   Tensor& raw_weight() { return *w_; }  // weight or weight_orig
   Tensor* bias() { return b_; }         // null without bias
-  const Conv2dOptions& options() const { return o_; }
   SpectralNorm* spectral_norm() override { return sn_.get(); }
 
  protected:
+  // w: initialised weight; b: initialised bias or undefined.
+  WeightedLayer(const std::string& type_name, Tensor w, Tensor b, const SpectralNormOptions& sn,
+                Generator& gen);
   void on_mode_changed() override;  // drops a cached W/σ (it may be on the old device)
 
  private:
-  Conv2dOptions o_;
   Tensor* w_ = nullptr;
   Tensor* b_ = nullptr;
   std::unique_ptr<SpectralNorm> sn_;
+};
+
+class Conv2d : public WeightedLayer {
+ public:
+  // Weights drawn with PyTorch's default rule (nn/init.h) from gen; recipes re-initialise.
+  Conv2d(const Conv2dOptions& o, Generator& gen);
+  Tensor forward(const Tensor& x);
+  const Conv2dOptions& options() const { return o_; }
+
+ private:
+  Conv2d(const Conv2dOptions& o, std::pair<Tensor, Tensor> weight_bias, Generator& gen);
+  Conv2dOptions o_;
 };
 
 struct LinearOptions {
@@ -52,24 +67,15 @@ struct LinearOptions {
   DType dtype = DType::Float32;
 };
 
-class Linear : public Module, public SpectralNormHost {
+class Linear : public WeightedLayer {
  public:
   Linear(const LinearOptions& o, Generator& gen);
   Tensor forward(const Tensor& x);  // x [N, in] -> [N, out]
-  Tensor weight();
-  Tensor& raw_weight() { return *w_; }
-  Tensor* bias() { return b_; }
   const LinearOptions& options() const { return o_; }
-  SpectralNorm* spectral_norm() override { return sn_.get(); }
-
- protected:
-  void on_mode_changed() override;
 
  private:
+  Linear(const LinearOptions& o, std::pair<Tensor, Tensor> weight_bias, Generator& gen);
   LinearOptions o_;
-  Tensor* w_ = nullptr;
-  Tensor* b_ = nullptr;
-  std::unique_ptr<SpectralNorm> sn_;
 };
 
 // Inverted dropout, active in training mode. Draws from the generator it was given (shared

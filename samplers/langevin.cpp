@@ -5,6 +5,20 @@
 
 namespace ebm::samplers {
 
+namespace {
+
+// The optional element-wise gradient clip (c > 0) and value clamp of the Igebm/Sgld updates.
+void set_clamps(LangevinParams& p, double grad_clip, bool clamp, double lo, double hi) {
+  p.clamp_grad = grad_clip > 0;
+  p.grad_min = -grad_clip;
+  p.grad_max = grad_clip;
+  p.clamp_value = clamp;
+  p.value_min = lo;
+  p.value_max = hi;
+}
+
+}  // namespace
+
 Tensor energy_grad(const Tensor& x, const EnergyFn& energy) {
   Tensor leaf = x.detach();
   leaf.set_requires_grad(true);
@@ -30,12 +44,7 @@ Tensor igebm_langevin_(Tensor& x, const EnergyFn& energy, const IgebmLangevinOpt
     LangevinParams p;
     p.mode = LangevinMode::Igebm;
     p.step = o.step_lr;
-    p.clamp_grad = o.grad_clip > 0;
-    p.grad_min = -o.grad_clip;
-    p.grad_max = o.grad_clip;
-    p.clamp_value = o.clamp;
-    p.value_min = o.lo;
-    p.value_max = o.hi;
+    set_clamps(p, o.grad_clip, o.clamp, o.lo, o.hi);
     p.add_noise = k < o.steps && o.noise_std > 0;  // the next step's noise
     p.noise_std = p.add_noise ? o.noise_std : 0.0;
     ops::langevin_step_(x, g, p, gen);
@@ -52,12 +61,7 @@ void sgld_(Tensor& x, const EnergyFn& energy, const SgldOptions& o, Generator& g
     Tensor g = energy_grad(x, log_p);
     LangevinParams p = LangevinParams::sgld(o.step, o.noise_std);
     p.add_noise = o.noise_std > 0;
-    p.clamp_grad = o.grad_clip > 0;
-    p.grad_min = -o.grad_clip;
-    p.grad_max = o.grad_clip;
-    p.clamp_value = o.clamp;
-    p.value_min = o.lo;
-    p.value_max = o.hi;
+    set_clamps(p, o.grad_clip, o.clamp, o.lo, o.hi);
     ops::langevin_step_(x, g, p, gen);
   }
 }

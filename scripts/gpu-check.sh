@@ -14,7 +14,7 @@
 # apt cache if it has them, else from .deb files carried in EBM_DEB_DIR (default: .debs in the
 # repository root; unpacked under /tmp, never into /). Fill it on a machine with a registry:
 #   mkdir -p .debs && cd .debs && apt-get download libgtest-dev libgmock-dev libbenchmark-dev \
-#     libbenchmark1debian libeigen3-dev
+#     libbenchmark1debian libeigen3-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev libjpeg-dev
 # Knobs for trying the script without a GPU: EBM_GPU_CHECK_ARCH=90 (skip nvidia-smi),
 # EBM_GPU_CHECK_ALLOW_NO_GPU=1 (cuda skips are then not a failure), EBM_GPU_CHECK_USE_DEBS=1
 # (prefer the carried .debs even where the packages are installed).
@@ -92,6 +92,8 @@ grep -rqs "gmock" "$repo/tests/CMakeLists.txt" && need libgmock-dev /usr/include
 grep -rqsE "find_package\((ZLIB|PNG)" "$repo/CMakeLists.txt" "$repo/cmake" &&
   need zlib1g-dev /usr/include/zlib.h
 grep -rqsE "find_package\(PNG" "$repo/CMakeLists.txt" "$repo/cmake" && need libpng-dev /usr/include/png.h
+grep -rqsE "find_package\(JPEG" "$repo/CMakeLists.txt" "$repo/cmake" &&
+  need libjpeg62-turbo-dev /usr/include/jpeglib.h libjpeg-dev
 
 # ---- cuDNN: the toolkit's, the system's, or the Python wheel's (the module looks at EBM_CUDNN_ROOT)
 if [ -e /usr/local/cuda/include/cudnn.h ] && ls /usr/local/cuda/lib*/libcudnn.so* > /dev/null 2>&1; then

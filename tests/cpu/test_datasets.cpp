@@ -48,6 +48,25 @@ TEST(Datasets, CifarDirectoryLoadsEveryTrainingBatch) {
                            {"unknown dataset 'svhn'", "fashion-mnist"});
 }
 
+TEST(Datasets, IdxLabelsOutOfRangeAndCountMismatchNameTheFile) {
+  fs::path dir = temp_dir("idx");
+  auto write = [&](const std::string& name, std::vector<uint8_t> bytes) {
+    std::ofstream(dir / name, std::ios::binary).write(reinterpret_cast<char*>(bytes.data()), bytes.size());
+  };
+  std::vector<uint8_t> images = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 3, 4, 5, 6, 7, 8};
+  write("train-images-idx3-ubyte", images);
+  write("train-labels-idx1-ubyte", {0, 0, 8, 1, 0, 0, 0, 2, 3, 12});
+  test::expect_error<IOError>([&] { load_dataset({.name = "mnist", .dir = dir.string()}); },
+                              {"train-labels-idx1-ubyte", "label 12 at index 1", "0..9"});
+  write("train-labels-idx1-ubyte", {0, 0, 8, 1, 0, 0, 0, 3, 3, 1, 2});
+  test::expect_error<IOError>([&] { load_dataset({.name = "mnist", .dir = dir.string()}); },
+                              {"holds 2 images but", "holds 3 labels"});
+  write("train-labels-idx1-ubyte", {0, 0, 8, 1, 0, 0, 0, 2, 3, 1});
+  Dataset d = load_dataset({.name = "mnist", .dir = dir.string()});
+  EXPECT_EQ(d.labels, (std::vector<int64_t>{3, 1}));
+  fs::remove_all(dir);
+}
+
 TEST(Datasets, FashionMnistPaddedTo32WhenInstalled) {
   if (!fs::exists(default_dataset_dir("fashion-mnist")))
     GTEST_SKIP() << "dataset-fashion-mnist is not installed (scripts/install-deps.sh --data)";

@@ -1,10 +1,13 @@
-// Differentiable spatial ops on NCHW images: conv2d, its transpose, average pooling and nearest
-// upsampling. Forward: core/ops/conv.h; derivatives: autograd/functions/conv.cpp. Backwards are
-// themselves differentiable (conv's two adjoints are each other's derivatives), so a gradient
-// penalty on ∇ₓE can be back-propagated (create_graph).
+// Differentiable spatial ops on NCHW images: conv2d, its transpose, average and max pooling,
+// nearest upsampling and bilinear resizing. Forward: core/ops/conv.h, core/ops/max_pool.h,
+// core/ops/resize.h; derivatives: autograd/functions/conv.cpp, max_pool.cpp, resize.cpp.
+// Backwards are themselves differentiable (conv's two adjoints are each other's derivatives), so
+// a gradient penalty on ∇ₓE can be back-propagated (create_graph) — except max pooling's.
 #pragma once
 
 #include "core/ops/conv.h"
+#include "core/ops/max_pool.h"
+#include "core/ops/resize.h"
 
 namespace ebm {
 
@@ -22,5 +25,12 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b = Tens
 Tensor avg_pool2d(const Tensor& x, int kernel, int stride = -1, int padding = 0,
                   bool count_include_pad = true);
 Tensor upsample_nearest2d(const Tensor& x, int scale = 2);
+// torch F.max_pool2d (no dilation, no ceil mode); stride -1 means stride = kernel. The gradient
+// goes to each window's first maximum. Its backward is not differentiable again: a second-order
+// gradient through max pooling throws ValueError.
+Tensor max_pool2d(const Tensor& x, int kernel, int stride = -1, int padding = 0);
+// torch F.interpolate(x, size=(out_h, out_w), mode='bilinear', align_corners=False) without
+// antialiasing. Linear; its backward is differentiable (its derivative is the resize).
+Tensor resize_bilinear2d(const Tensor& x, int64_t out_h, int64_t out_w);
 
 }  // namespace ebm

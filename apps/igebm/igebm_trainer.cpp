@@ -60,6 +60,28 @@ data::Dataset load_data(const IgebmConfig& cfg) {
   return data::load_dataset(o);
 }
 
+// The run's network (initialised from --seed; a checkpoint's weights are loaded over it).
+std::shared_ptr<nn::IgebmResNet> make_model(const IgebmConfig& c, int64_t channels, int64_t num_classes,
+                                            std::shared_ptr<Generator> dropout_gen) {
+  nn::IgebmModelOptions mo;
+  mo.in_channels = channels;
+  mo.image_size = 32;
+  mo.num_classes = num_classes;
+  mo.num_filters = c.num_filters;
+  mo.sn_schedule = c.sn_schedule == "forward" ? nn::SpectralNormSchedule::EveryForward
+                                              : nn::SpectralNormSchedule::OncePerIteration;
+  mo.dropout_generator = std::move(dropout_gen);
+  Generator init(stream_seed(c.seed, kInit));
+  return nn::make_igebm_model(c.model, mo, init);
+}
+
+samplers::ReplayBufferOptions buffer_options(const IgebmConfig& c) {
+  samplers::ReplayBufferOptions bo;
+  bo.capacity = c.buffer_size;
+  bo.storage = c.buffer_storage == "float" ? samplers::BufferStorage::Float32 : samplers::BufferStorage::UInt8;
+  return bo;
+}
+
 void build(Run& r) {
   const IgebmConfig& c = r.cfg;
   r.device = Device::parse(c.device);
@@ -67,27 +89,15 @@ void build(Run& r) {
   r.data = load_data(c);
   EBM_CHECK(!c.cclass || r.data.num_classes > 0, ValueError, "igebm_train: --cclass needs labels, and dataset '",
             c.dataset, "' has none");
-  nn::IgebmModelOptions mo;
-  mo.in_channels = r.data.channels;
-  mo.image_size = 32;
-  mo.num_classes = c.cclass ? r.data.num_classes : 0;
-  mo.num_filters = c.num_filters;
-  mo.sn_schedule = c.sn_schedule == "forward" ? nn::SpectralNormSchedule::EveryForward
-                                              : nn::SpectralNormSchedule::OncePerIteration;
   r.dropout_gen = std::make_shared<Generator>(stream_seed(c.seed, kDropout));
-  mo.dropout_generator = r.dropout_gen;
-  Generator init(stream_seed(c.seed, kInit));
-  r.model = nn::make_igebm_model(c.model, mo, init);
+  r.model = make_model(c, r.data.channels, c.cclass ? r.data.num_classes : 0, r.dropout_gen);
   r.model->to(r.device);
   r.model->train();
   nn::AdamOptions ao = c.adam_clip == "port" ? nn::AdamOptions::igebm_port() : nn::AdamOptions::igebm();
   if (c.adam_clip == "none") ao.clip = AdamClip::None;
   ao.lr = c.lr;
   r.optimizer = std::make_unique<nn::Adam>(r.model->named_parameters(), ao);
-  samplers::ReplayBufferOptions bo;
-  bo.capacity = c.buffer_size;
-  bo.storage = c.buffer_storage == "float" ? samplers::BufferStorage::Float32 : samplers::BufferStorage::UInt8;
-  r.buffer = std::make_unique<samplers::ReplayBuffer>(bo, Shape{r.data.channels, 32, 32});
+  r.buffer = std::make_unique<samplers::ReplayBuffer>(buffer_options(c), Shape{r.data.channels, 32, 32});
   r.sampler = std::make_unique<data::EpochSampler>(r.data.count, c.batch_size, stream_seed(c.seed, kData));
   r.langevin_gen = Generator(stream_seed(c.seed, kLangevin));
   r.buffer_gen = Generator(stream_seed(c.seed, kBuffer));
@@ -270,40 +280,67 @@ IgebmOutcome train_igebm(IgebmConfig cfg) {
   return out;
 }
 
+IgebmEvalModel load_igebm_eval_model(const std::string& checkpoint, const std::string& device) {
+  std::string path = checkpoint;
+  if (std::filesystem::is_directory(path)) path += "/checkpoints/latest.safetensors";
+  EBM_CHECK(std::filesystem::is_regular_file(path), IOError, "no checkpoint '", path,
+            "' (give a run directory or a .safetensors checkpoint)");
+  IgebmEvalModel m;
+  m.path = path;
+  m.checkpoint = nn::Checkpoint::load(path);
+  const json::Value* app = m.checkpoint.config.find("app");
+  EBM_CHECK(app && app->is_string() && app->as_string() == "igebm_train", ValueError, "'", path,
+            "' is not an igebm_train checkpoint (config app: ",
+            app ? json::dump(*app) : std::string("missing"), ")");
+  m.config.from_json(m.checkpoint.config);
+  m.config.device = device;
+  m.device = Device::parse(device);
+  // The image shape and classes from the tensors: stem.weight_orig [F, C, 3, 3]; a conditional
+  // model's blocks.0.gb1 [K, C_in].
+  for (const auto& [name, t] : m.checkpoint.model()) {
+    if (name == "stem.weight_orig" || name == "stem.weight") m.channels = t.size(1);
+    if (name == "blocks.0.gb1" && t.dim() == 2) m.num_classes = t.size(0);
+  }
+  EBM_CHECK(m.channels > 0, ValueError, "'", path, "' holds no stem.weight_orig tensor (not an IGEBM model)");
+  EBM_CHECK(!m.config.cclass || m.num_classes > 0, ValueError, "'", path,
+            "': a conditional run, but blocks.0.gb1 is not [classes, channels]");
+  m.model = make_model(m.config, m.channels, m.num_classes, nullptr);
+  m.model->to(m.device);
+  nn::load_model_from_checkpoint(*m.model, m.checkpoint, path);
+  m.model->eval();  // the evaluation model: no dropout, stored spectral-norm vectors
+  m.model->refresh_spectral_norm();
+  return m;
+}
+
+std::unique_ptr<samplers::ReplayBuffer> IgebmEvalModel::replay_buffer() const {
+  auto b = std::make_unique<samplers::ReplayBuffer>(buffer_options(config), Shape{channels, image_size, image_size});
+  if (checkpoint.has_section("buffer")) b->load_state(checkpoint.section("buffer"));
+  return b;
+}
+
 std::string sample_igebm(IgebmConfig cfg) {
-  std::string path = resume_path(cfg);
-  nn::Checkpoint ckpt = nn::Checkpoint::load(path);
-  IgebmConfig saved = cfg;
-  saved.from_json(ckpt.config);
-  saved.device = cfg.device;
-  saved.limit = saved.batch_size;  // only the image shape is needed (and one batch for the sampler)
-  Run r;
-  r.cfg = saved;
-  build(r);
-  nn::load_model_from_checkpoint(*r.model, ckpt, path);
-  r.model->eval();  // the evaluation model: no dropout, stored spectral-norm vectors
-  r.model->refresh_spectral_norm();
-  r.step = ckpt.step;
+  IgebmEvalModel m = load_igebm_eval_model(resume_path(cfg), cfg.device);
+  const int64_t step = m.checkpoint.step;
   Generator gen(stream_seed(cfg.seed, kLangevin) ^ 0x5A5A5A5A);
-  Tensor x = ops::uniform(Shape{cfg.num_samples, r.data.channels, 32, 32}, gen, 0.0, 1.0, DType::Float32, r.device);
+  Tensor x = ops::uniform(Shape{cfg.num_samples, m.channels, 32, 32}, gen, 0.0, 1.0, DType::Float32, m.device);
   Tensor labels;
-  if (saved.cclass) {
+  if (m.config.cclass) {
     std::vector<int64_t> l(static_cast<size_t>(cfg.num_samples));
-    for (int64_t i = 0; i < cfg.num_samples; ++i) l[i] = i % r.data.num_classes;
-    labels = Tensor::from_vector(l, Shape{cfg.num_samples}).to(r.device);
+    for (int64_t i = 0; i < cfg.num_samples; ++i) l[i] = i % m.num_classes;
+    labels = Tensor::from_vector(l, Shape{cfg.num_samples}).to(m.device);
   }
   samplers::IgebmLangevinOptions lo;
   lo.steps = static_cast<int>(cfg.sample_steps);
-  lo.step_lr = saved.step_lr;
-  lo.noise_std = saved.noise_std();
-  lo.grad_clip = saved.proj_norm;
-  samplers::igebm_langevin_(x, [&](const Tensor& v) { return r.model->forward(v, labels); }, lo, gen);
+  lo.step_lr = m.config.step_lr;
+  lo.noise_std = m.config.noise_std();
+  lo.grad_clip = m.config.proj_norm;
+  samplers::igebm_langevin_(x, [&](const Tensor& v) { return m.model->forward(v, labels); }, lo, gen);
   std::string dir = cfg.out_dir();
-  std::string png = dir + "/samples/sample_step_" + step_name(r.step) + ".png";
-  std::string npz = dir + "/samples_step_" + step_name(r.step) + ".npz";
+  std::string png = dir + "/samples/sample_step_" + step_name(step) + ".png";
+  std::string npz = dir + "/samples_step_" + step_name(step) + ".npz";
   std::filesystem::create_directories(dir + "/samples");
   io::write_png(png, io::make_grid(x, 0.0, 1.0, 8));
-  io::write_npz(npz, {{"arr_0", io::uint8_images(io::to_uint8_nhwc(x, 0.0, 1.0), cfg.num_samples, 32, 32, r.data.channels)}});
+  io::write_npz(npz, {{"arr_0", io::uint8_images(io::to_uint8_nhwc(x, 0.0, 1.0), cfg.num_samples, 32, 32, m.channels)}});
   return png + " and " + npz;
 }
 

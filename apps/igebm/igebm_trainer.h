@@ -9,9 +9,13 @@
 // divergence guard that stops without overwriting the last good checkpoint.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "apps/igebm/igebm_config.h"
+#include "nn/checkpoint.h"
+#include "nn/igebm_models.h"
+#include "samplers/replay_buffer.h"
 
 namespace ebm::app {
 
@@ -24,6 +28,24 @@ struct IgebmOutcome {
 };
 
 IgebmOutcome train_igebm(IgebmConfig config);
+
+// A trained IGEBM loaded for sampling and evaluation (igebm_train --sample, ebm_eval): the
+// checkpoint's network in eval mode (no dropout; spectral norm from the stored u/v, one W/σ for
+// every forward), the run's settings, and the checkpoint itself (its replay buffer). The image
+// shape and class count come from the checkpoint's tensors, so the training data need not exist.
+struct IgebmEvalModel {
+  IgebmConfig config;            // the run's settings, device replaced by the requested one
+  nn::Checkpoint checkpoint;
+  std::string path;              // the .safetensors file
+  std::shared_ptr<nn::IgebmResNet> model;
+  int64_t channels = 0, num_classes = 0, image_size = 32;  // num_classes 0: unconditional
+  Device device = Device::cpu();
+  // The run's replay buffer as it was saved (size() 0 when it held nothing).
+  std::unique_ptr<samplers::ReplayBuffer> replay_buffer() const;
+};
+// `checkpoint`: a run directory (its checkpoints/latest.safetensors) or a checkpoint file.
+IgebmEvalModel load_igebm_eval_model(const std::string& checkpoint, const std::string& device);
+
 // Sampling mode: K Langevin steps from uniform noise with the checkpoint's model; writes
 // DIR/samples/sample_step_NNNNNNN.png and DIR/samples_step_NNNNNNN.npz (uint8 NHWC "arr_0").
 std::string sample_igebm(IgebmConfig config);

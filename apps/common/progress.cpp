@@ -41,13 +41,13 @@ void Progress::update(int64_t step, double loss, const std::string& extra) {
     int filled = total_ > 0 ? static_cast<int>(width * static_cast<double>(step) / total_) : 0;
     std::string bar(filled, '#');
     bar += std::string(width - filled, '.');
-    std::printf("\r[%s] %lld/%lld loss %.4f %s %.1f img/s ETA %s   ", bar.c_str(),
-                static_cast<long long>(step), static_cast<long long>(total_), loss, extra.c_str(),
-                images_per_second(), format_duration(eta).c_str());
+    std::printf("\r[%s] %lld/%lld %s %.4f %s %.1f img/s ETA %s   ", bar.c_str(),
+                static_cast<long long>(step), static_cast<long long>(total_), value_name_.c_str(), loss,
+                extra.c_str(), images_per_second(), format_duration(eta).c_str());
     std::fflush(stdout);
   } else if (step % every_ == 0 || step == total_) {
-    std::printf("step %lld/%lld loss %.5f %s %.1f img/s %.3f s/step ETA %s\n",
-                static_cast<long long>(step), static_cast<long long>(total_), loss, extra.c_str(),
+    std::printf("step %lld/%lld %s %.5f %s %.1f img/s %.3f s/step ETA %s\n",
+                static_cast<long long>(step), static_cast<long long>(total_), value_name_.c_str(), loss, extra.c_str(),
                 images_per_second(), seconds_per_step(), format_duration(eta).c_str());
     std::fflush(stdout);
   }

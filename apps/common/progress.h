@@ -15,12 +15,15 @@ class Progress {
   // After step `step` finished; `extra` is appended (e.g. "E+ 0.01 E- -0.02").
   void update(int64_t step, double loss, const std::string& extra = "");
   void finish();
+  // The name printed before update()'s value ("loss" unless set; ebm_eval shows "mean E").
+  void set_value_name(std::string name) { value_name_ = std::move(name); }
   double seconds_per_step() const;
   double images_per_second() const;
 
  private:
   int64_t first_, total_, images_, every_, last_step_;
   bool tty_;
+  std::string value_name_ = "loss";
   std::chrono::steady_clock::time_point start_;
 };
 

@@ -8,9 +8,9 @@
 #include "apps/common/interrupt.h"
 #include "apps/common/progress.h"
 #include "apps/common/run_dir.h"
+#include "apps/common/run_state.h"
 #include "autograd/ops.h"
 #include "core/io/image_grid.h"
-#include "core/io/npz.h"
 #include "core/ops/random.h"
 #include "core/settings.h"
 #include "data/batches.h"
@@ -30,12 +30,7 @@ namespace ebm::app {
 
 namespace {
 
-// Independent streams per purpose, all from the one --seed.
-uint64_t stream_seed(int64_t seed, uint64_t purpose) {
-  uint64_t z = static_cast<uint64_t>(seed) * 0x9E3779B97F4A7C15ull + purpose * 0xBF58476D1CE4E5B9ull;
-  z ^= z >> 31;
-  return z * 0x94D049BB133111EBull;
-}
+// Independent streams per purpose, all from the one --seed (stream_seed).
 enum Purpose : uint64_t { kInit = 1, kLangevin, kBuffer, kDropout, kData, kBatchNoise };
 
 struct Run {
@@ -121,27 +116,20 @@ void save(const Run& r, RunDir& dir) {
   c.set_model(r.model->state_dict());
   c.set_section("optim", r.optimizer->state_dict());
   c.set_section("buffer", r.buffer->state());
-  data::EpochSampler::State s = r.sampler->state();
-  c.set_section("data", {{"state", Tensor::from_vector(std::vector<int64_t>{static_cast<int64_t>(s.seed), s.epoch, s.position}, Shape{3})}});
+  c.set_section("data", epoch_sampler_section(*r.sampler));
   c.save(dir.checkpoint_path(r.step));
   c.save(dir.latest_checkpoint());
 }
 
 std::string resume_path(const IgebmConfig& cfg) {
-  std::string dir = cfg.out_dir();
-  std::string p = cfg.resume_iter >= 0 ? dir + "/checkpoints/step_" + step_name(cfg.resume_iter) + ".safetensors"
-                                       : dir + "/checkpoints/latest.safetensors";
-  EBM_CHECK(std::filesystem::exists(p), IOError, "igebm_train: no checkpoint '", p,
-            "' to resume from (is '", dir, "' a run directory?)");
-  return p;
+  return resume_checkpoint_path("igebm_train", cfg.out_dir(), cfg.resume_iter);
 }
 
 void restore(Run& r, const nn::Checkpoint& c, const std::string& path) {
   nn::load_model_from_checkpoint(*r.model, c, path);
   r.optimizer->load_state_dict(c.section("optim"));
   r.buffer->load_state(c.section("buffer"));
-  std::vector<int64_t> s = c.section("data").at(0).second.to_vector<int64_t>();
-  r.sampler->set_state({static_cast<uint64_t>(s.at(0)), s.at(1), s.at(2)});
+  restore_epoch_sampler(*r.sampler, c.section("data"));
   r.langevin_gen.set_state(c.rng.at("langevin"));
   r.buffer_gen.set_state(c.rng.at("buffer"));
   r.dropout_gen->set_state(c.rng.at("dropout"));
@@ -335,13 +323,7 @@ std::string sample_igebm(IgebmConfig cfg) {
   lo.noise_std = m.config.noise_std();
   lo.grad_clip = m.config.proj_norm;
   samplers::igebm_langevin_(x, [&](const Tensor& v) { return m.model->forward(v, labels); }, lo, gen);
-  std::string dir = cfg.out_dir();
-  std::string png = dir + "/samples/sample_step_" + step_name(step) + ".png";
-  std::string npz = dir + "/samples_step_" + step_name(step) + ".npz";
-  std::filesystem::create_directories(dir + "/samples");
-  io::write_png(png, io::make_grid(x, 0.0, 1.0, 8));
-  io::write_npz(npz, {{"arr_0", io::uint8_images(io::to_uint8_nhwc(x, 0.0, 1.0), cfg.num_samples, 32, 32, m.channels)}});
-  return png + " and " + npz;
+  return write_sample_files(cfg.out_dir(), step, x, 0.0, 1.0);
 }
 
 }  // namespace ebm::app

@@ -1,7 +1,8 @@
 // Launchers of the spatial kernels (kernels/pool.cu; per-thread bodies in kernels/pool_body.h):
-// avg_pool2d and its backward, upsample_nearest2d and its backward, and the per-channel bias add
-// that conv2d and linear use after cuDNN / cuBLAS. Semantics are those of the CPU ops
-// (core/ops/conv.h), and the results equal the CPU's bit for bit (see pool_body.h).
+// avg_pool2d and max_pool2d and their backwards, upsample_nearest2d and its backward, and the
+// per-channel bias add that conv2d and linear use after cuDNN / cuBLAS. Semantics are those of
+// the CPU ops (core/ops/conv.h, core/ops/max_pool.h), and the results equal the CPU's bit for
+// bit (see pool_body.h).
 //
 // Plain C++: T is float or double (explicitly instantiated); pointers are device memory on
 // `device`, contiguous NCHW, aligned to sizeof(T); outputs never overlap inputs (except the
@@ -23,6 +24,14 @@ void avg_pool2d_forward(const T* x, T* y, const PoolGeom& g, int device, StreamH
 // dx [g.planes, g.H, g.W] = the adjoint of avg_pool2d applied to gy [g.planes, g.Ho, g.Wo].
 template <class T>
 void avg_pool2d_backward(const T* gy, T* dx, const PoolGeom& g, int device, StreamHandle stream);
+
+// y [g.planes, g.Ho, g.Wo] = max_pool2d of x [g.planes, g.H, g.W] (g.include_pad is ignored).
+template <class T>
+void max_pool2d_forward(const T* x, T* y, const PoolGeom& g, int device, StreamHandle stream);
+// dx [g.planes, g.H, g.W] = gy [g.planes, g.Ho, g.Wo] routed to the argmax of each window of x.
+template <class T>
+void max_pool2d_backward(const T* gy, const T* x, T* dx, const PoolGeom& g, int device,
+                         StreamHandle stream);
 
 // y [planes, H·scale, W·scale] = nearest upsampling of x [planes, H, W].
 template <class T>

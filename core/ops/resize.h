@@ -4,9 +4,13 @@
 // ebm::resize_bilinear2d (autograd/ops/conv.h).
 //
 // Per output index o of an axis of `in` -> `out` samples (ATen's area_pixel_compute_scale and
-// area_pixel_compute_source_index, in the tensor's precision):
+// area_pixel_compute_source_index):
 //   scale = in / out,  src = max(0, scale·(o + 0.5) − 0.5),  i0 = floor(src),
 //   i1 = i0 + 1 (i0 when i0 = in − 1),  λ1 = src − i0,  λ0 = 1 − λ1,
+// with src and λ1 computed in float64 and the weights then rounded to the tensor's type. In
+// float32 that is more precise than PyTorch's CUDA kernel (float coordinates: λ off by up to an
+// ulp of src, ~2e-6 at 32 -> 299) and than its CPU kernel (~4e-7 at 32 -> 299, measured against
+// float64); a float32 resize here is within ~1e-7 of the float64 one.
 // and y = λ0h·(λ0w·x[i0h, i0w] + λ1w·x[i0h, i1w]) + λ1h·(λ0w·x[i1h, i0w] + λ1w·x[i1h, i1w]).
 // The backward gathers per input pixel over the outputs that read it (the i0 of an axis is
 // monotone in o, so they are a range found by bisection): deterministic, no atomics. This
@@ -29,13 +33,13 @@ struct LinearTap {
 // The two source samples and weights of output o on an axis of in -> out samples.
 template <class T>
 EBM_HD LinearTap<T> linear_tap(int64_t o, int64_t in, int64_t out) {
-  const T scale = static_cast<T>(in) / static_cast<T>(out);
-  T src = math::mul_add_rn(scale, static_cast<T>(o) + T(0.5), T(-0.5));
-  if (src < T(0)) src = T(0);
+  const double scale = static_cast<double>(in) / static_cast<double>(out);
+  double src = math::mul_add_rn(scale, static_cast<double>(o) + 0.5, -0.5);
+  if (src < 0.0) src = 0.0;
   LinearTap<T> t;
   t.i0 = static_cast<int64_t>(src);
   t.i1 = t.i0 < in - 1 ? t.i0 + 1 : t.i0;
-  t.l1 = src - static_cast<T>(t.i0);
+  t.l1 = static_cast<T>(src - static_cast<double>(t.i0));
   t.l0 = T(1) - t.l1;
   return t;
 }

@@ -1,6 +1,6 @@
-// Spatial kernels: avg_pool2d (+ backward), upsample_nearest2d (+ backward) and the per-channel
-// bias add. The per-thread arithmetic is pool_body.h (shared with the CPU test); the kernels only
-// pass in their coordinates. Kernels first, then the launchers.
+// Spatial kernels: avg_pool2d and max_pool2d (+ backwards), upsample_nearest2d (+ backward) and
+// the per-channel bias add. The per-thread arithmetic is pool_body.h (shared with the CPU test);
+// the kernels only pass in their coordinates. Kernels first, then the launchers.
 #include <algorithm>
 #include <cstdint>
 
@@ -28,6 +28,21 @@ __global__ void __launch_bounds__(kernels::kPoolBlock)
     avg_pool_backward_kernel(PoolGeom g, const T* __restrict__ gy, T* __restrict__ dx) {
   kernels::avg_pool_backward_body<Index>(g, gy, PlainOut<T>{dx}, blockIdx.x, threadIdx.x,
                                          gridDim.x, blockDim.x);
+}
+
+template <class T>
+__global__ void __launch_bounds__(kernels::kPoolBlock)
+    max_pool_forward_kernel(PoolGeom g, const T* __restrict__ x, T* __restrict__ y) {
+  kernels::max_pool_forward_body(g, x, PlainOut<T>{y}, blockIdx.x, threadIdx.x, gridDim.x,
+                                 blockDim.x);
+}
+
+template <class T>
+__global__ void __launch_bounds__(kernels::kPoolBlock)
+    max_pool_backward_kernel(PoolGeom g, const T* __restrict__ gy, const T* __restrict__ x,
+                             T* __restrict__ dx) {
+  kernels::max_pool_backward_body(g, gy, x, PlainOut<T>{dx}, blockIdx.x, threadIdx.x, gridDim.x,
+                                  blockDim.x);
 }
 
 template <class T, class Index>
@@ -122,6 +137,31 @@ void avg_pool2d_backward(const T* gy, T* dx, const PoolGeom& g, int device, Stre
 }
 
 template <class T>
+void max_pool2d_forward(const T* x, T* y, const PoolGeom& g, int device, StreamHandle stream) {
+  const char* name = "max_pool2d_forward (cuda)";
+  check_geom(name, g);
+  const int64_t n = g.planes * g.Ho * g.Wo;
+  if (!check_args(name, n, x, y)) return;
+  DeviceGuard guard(device);
+  const PoolLaunch d = pool_launch_for(device, n, g.planes * g.H * g.W);
+  max_pool_forward_kernel<T><<<d.grid, d.block, 0, stream>>>(g, x, y);
+  EBM_CUDA_CHECK_LAUNCH();
+}
+
+template <class T>
+void max_pool2d_backward(const T* gy, const T* x, T* dx, const PoolGeom& g, int device,
+                         StreamHandle stream) {
+  const char* name = "max_pool2d_backward (cuda)";
+  check_geom(name, g);
+  const int64_t n = g.planes * g.H * g.W;
+  if (!check_args(name, n, gy, dx) || !check_args(name, n, x, dx)) return;
+  DeviceGuard guard(device);
+  const PoolLaunch d = pool_launch_for(device, n, g.planes * g.Ho * g.Wo);
+  max_pool_backward_kernel<T><<<d.grid, d.block, 0, stream>>>(g, gy, x, dx);
+  EBM_CUDA_CHECK_LAUNCH();
+}
+
+template <class T>
 void upsample_nearest2d_forward(const T* x, T* y, int64_t planes, int64_t H, int64_t W,
                                 int64_t scale, int device, StreamHandle stream) {
   const char* name = "upsample_nearest2d_forward (cuda)";
@@ -179,6 +219,9 @@ void add_channel_bias(T* y, const T* b, int64_t outer, int64_t channels, int64_t
 #define EBM_INSTANTIATE_POOL(T)                                                                 \
   template void avg_pool2d_forward<T>(const T*, T*, const PoolGeom&, int, StreamHandle);        \
   template void avg_pool2d_backward<T>(const T*, T*, const PoolGeom&, int, StreamHandle);       \
+  template void max_pool2d_forward<T>(const T*, T*, const PoolGeom&, int, StreamHandle);        \
+  template void max_pool2d_backward<T>(const T*, const T*, T*, const PoolGeom&, int,            \
+                                       StreamHandle);                                           \
   template void upsample_nearest2d_forward<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, \
                                               int, StreamHandle);                               \
   template void upsample_nearest2d_backward<T>(const T*, T*, int64_t, int64_t, int64_t,         \

@@ -1,5 +1,6 @@
 // Per-thread bodies of the spatial kernels (cuda/kernels/pool.cu): avg_pool2d and its backward,
-// nearest upsampling and its backward, and the per-channel bias add of conv2d and linear. Plain
+// max_pool2d and its backward, nearest upsampling and its backward, and the per-channel bias add
+// of conv2d and linear. Plain
 // EBM_HD code, so tests/cpu/test_pool_body.cpp runs them on the CPU over the very grid the
 // launchers use (index arithmetic, grid-stride wrap, every output written once) and the GPU
 // test only has to show that launches and memory handling work.
@@ -11,7 +12,9 @@
 //   avg_pool forward: the window's pixels row by row, then / div (as the CPU);
 //   avg_pool backward: input pixel (ih, iw) gets gy[oh, ow] / div(oh, ow) from the windows
 //     covering it in (oh, ow) order, which is the order the CPU's scatter visits them;
-//   upsample backward: the scale x scale block row by row (as the CPU).
+//   upsample backward: the scale x scale block row by row (as the CPU);
+//   max_pool forward / backward: the per-element functions of core/ops/max_pool.h, which the
+//     CPU loops of core/cpu/pool.cpp call too (the backward gathers per input pixel).
 // Index arithmetic is 32-bit when the sizes allow (pool_fits_int32) and 64-bit otherwise; the
 // CPU test runs both.
 #pragma once
@@ -19,6 +22,7 @@
 #include <cstdint>
 
 #include "core/common.h"
+#include "core/ops/max_pool.h"
 #include "core/ops/pool_window.h"
 
 namespace ebm::cuda::kernels {
@@ -106,6 +110,34 @@ EBM_HD void avg_pool_backward_body(const PoolGeom& g, const T* gy, Out dx, uint3
       for (Index ow = ow0; ow < ow1; ++ow)
         acc += gp[static_cast<int64_t>(oh) * g.Wo + ow] / T(pool_window(g, oh, ow).div);
     dx.put(i, acc);
+  }
+}
+
+// y [planes, Ho, Wo] = window maxima of x [planes, H, W] (64-bit indices: max pooling is a small
+// part of the FID Inception's time).
+template <class T, class Out>
+EBM_HD void max_pool_forward_body(const PoolGeom& g, const T* x, Out y, uint32_t block_idx,
+                                  uint32_t thread_idx, uint32_t grid_dim, uint32_t block_dim) {
+  const GridStride<int64_t> gs(block_idx, thread_idx, grid_dim, block_dim);
+  const int64_t n = g.planes * g.Ho * g.Wo;
+  for (int64_t i = gs.first; i < n; i += gs.step) {
+    const int64_t ow = i % g.Wo, rest = i / g.Wo, oh = rest % g.Ho, pl = rest / g.Ho;
+    T v;
+    max_pool_argmax(g, x + pl * g.H * g.W, oh, ow, v);
+    y.put(i, v);
+  }
+}
+
+// dx [planes, H, W]: gy [planes, Ho, Wo] routed to the argmax of x's windows, gathered per input.
+template <class T, class Out>
+EBM_HD void max_pool_backward_body(const PoolGeom& g, const T* gy, const T* x, Out dx,
+                                   uint32_t block_idx, uint32_t thread_idx, uint32_t grid_dim,
+                                   uint32_t block_dim) {
+  const GridStride<int64_t> gs(block_idx, thread_idx, grid_dim, block_dim);
+  const int64_t n = g.planes * g.H * g.W;
+  for (int64_t i = gs.first; i < n; i += gs.step) {
+    const int64_t iw = i % g.W, rest = i / g.W, ih = rest % g.H, pl = rest / g.H;
+    dx.put(i, max_pool_input_grad(g, x + pl * g.H * g.W, gy + pl * g.Ho * g.Wo, ih, iw));
   }
 }
 

@@ -13,7 +13,7 @@ packages=(build-essential cmake pkg-config libeigen3-dev libgtest-dev libgmock-d
 for arg in "$@"; do
   case "$arg" in
     --data) packages+=(dataset-fashion-mnist) ;;
-    --torch) packages+=(python3-torch python3-numpy) ;;
+    --torch) packages+=(python3-torch python3-numpy python3-scipy) ;;
     *) echo "install-deps.sh: unknown option '$arg' (expected --data or --torch)" >&2; exit 2 ;;
   esac
 done

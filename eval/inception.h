@@ -50,7 +50,7 @@ class InceptionBlock;  // defined in inception.cpp
 
 class FidInceptionV3 : public nn::Module, public FeatureNetwork {
  public:
-  // Built with placeholder weights (zeros; BN mean 0, var 1); load_weights() fills them.
+  // Built with placeholder weights (not meaningful); load_weights() fills them.
   explicit FidInceptionV3(const InceptionOptions& options = {});
   ~FidInceptionV3() override;
 

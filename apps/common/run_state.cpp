@@ -37,6 +37,23 @@ std::string resume_checkpoint_path(const std::string& program, const std::string
   return p;
 }
 
+std::string checkpoint_file(const std::string& program, const std::string& checkpoint) {
+  std::string path = checkpoint;
+  if (std::filesystem::is_directory(path)) path += "/checkpoints/latest.safetensors";
+  EBM_CHECK(std::filesystem::is_regular_file(path), IOError, program, ": no checkpoint '", path,
+            "' (give a run directory or a .safetensors checkpoint)");
+  return path;
+}
+
+nn::Checkpoint load_app_checkpoint(const std::string& path, const std::string& app) {
+  nn::Checkpoint c = nn::Checkpoint::load(path);
+  const json::Value* written_by = c.config.find("app");
+  EBM_CHECK(written_by && written_by->is_string() && written_by->as_string() == app, ValueError, "'", path,
+            "' is not a checkpoint of ", app, " (config app: ",
+            written_by ? json::dump(*written_by) : std::string("missing"), ")");
+  return c;
+}
+
 std::string write_sample_files(const std::string& dir, int64_t step, const Tensor& images, double lo, double hi) {
   const std::string png = dir + "/samples/sample_step_" + step_name(step) + ".png";
   const std::string npz = dir + "/samples_step_" + step_name(step) + ".npz";

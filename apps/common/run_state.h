@@ -24,6 +24,12 @@ void restore_epoch_sampler(data::EpochSampler& sampler, const nn::NamedTensors& 
 // IOError (prefixed with `program`) when it does not exist.
 std::string resume_checkpoint_path(const std::string& program, const std::string& dir, int64_t resume_iter);
 
+// The checkpoint file `checkpoint` names: a run directory's checkpoints/latest.safetensors, or the
+// file itself; IOError "<program>: no checkpoint ..." when it does not exist.
+std::string checkpoint_file(const std::string& program, const std::string& checkpoint);
+// Loads a checkpoint and checks that `app` wrote it (its config's "app"); ValueError otherwise.
+nn::Checkpoint load_app_checkpoint(const std::string& path, const std::string& app);
+
 // Writes the sampling mode's PNG grid (8 columns) and .npz of images [N, C, H, W] with pixel
 // range [lo, hi]; returns "<png> and <npz>".
 std::string write_sample_files(const std::string& dir, int64_t step, const Tensor& images, double lo, double hi);

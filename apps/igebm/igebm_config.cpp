@@ -1,7 +1,6 @@
 // IGEBM flags, checks and JSON form (see igebm_config.h).
 #include "apps/igebm/igebm_config.h"
 
-#include "core/device_hooks.h"
 #include "data/dataset.h"
 #include "nn/igebm_models.h"
 
@@ -34,21 +33,8 @@ void IgebmConfig::declare(Flags& f) {
   f.add("ml_coeff", &ml_coeff, "weight of E+ - E-");
   f.add_choice("adam_clip", &adam_clip, {"official", "port", "none"},
                "per-element Adam gradient clip 3 sigma + 0.1 (official), rosinality's variant, or none");
-  f.add("device", &device, "cpu, cuda[:N], or auto (cuda when this build has CUDA and a GPU is present)");
-  f.add("out", &out, "run directory (default: runs/<exp>)");
-  f.add("exp", &exp, "experiment name (the run directory when --out is not given)");
-  f.add("resume", &resume, "continue the run in this directory from its latest checkpoint");
-  f.add("resume_iter", &resume_iter, "with --resume/--sample: use checkpoint step_<N> instead of the latest");
-  f.add("iters", &iters, "total training steps of the run");
-  f.add("seed", &seed, "random seed (init, data order, Langevin noise)");
-  f.add("log-every", &log_every, "steps between metrics.jsonl / TensorBoard lines");
-  f.add("sample-every", &sample_every, "steps between sample grids (0: only at the end)");
-  f.add("ckpt-every", &ckpt_every, "steps between checkpoints (0: only at the end)");
+  declare_run_flags(f);
   f.add("energy-bound", &energy_bound, "stop as diverged when |mean E| exceeds this");
-  f.add("tf32", &tf32, "TF32 tensor-core math for convolutions and GEMMs on the GPU");
-  f.add("limit", &limit, "use only the first N training images (0: all)");
-  f.add("sample", &sample, "sampling mode: load a checkpoint (--resume DIR) and write samples");
-  f.add("num-samples", &num_samples, "sampling mode: number of samples");
   f.add("sample-steps", &sample_steps, "sampling mode: Langevin steps (0: --num_steps)");
 }
 
@@ -60,26 +46,13 @@ void IgebmConfig::finalize(const Flags& f) {
   if (wider_model) model = "resnet32_wider";
   if (batch_size < 1) fail("--batch_size must be >= 1");
   if (num_steps < 1) fail("--num_steps must be >= 1");
-  if (iters < 1) fail("--iters must be >= 1");
   if (step_lr < 0 || proj_norm < 0 || noise_scale < 0) fail("--step_lr, --proj_norm and --noise_scale must be >= 0");
   if (!(lr > 0)) fail("--lr must be > 0");
   if (reinit < 0 || reinit > 1) fail("--reinit must lie in [0, 1]");
   if (buffer_size < batch_size) fail("--buffer_size must be at least --batch_size");
-  if (log_every < 1) fail("--log-every must be >= 1");
-  if (sample_every < 0 || ckpt_every < 0) fail("--sample-every and --ckpt-every must be >= 0");
   if (!(energy_bound > 0)) fail("--energy-bound must be > 0");
-  if (resume_iter >= 0 && resume.empty()) fail("--resume_iter needs --resume DIR");
-  if (sample && resume.empty()) fail("--sample needs --resume DIR (the run to sample from)");
-  if (!resume.empty() && f.given("out") && out != resume) fail("--out and --resume name different directories");
-  if (!resume.empty()) out = resume;
-  if (num_samples < 1) fail("--num-samples must be >= 1");
   if (sample_steps == 0) sample_steps = num_steps;
-  if (device == "auto") device = device_hooks::cuda_device_count() > 0 ? "cuda" : "cpu";
-  try {
-    (void)Device::parse(device);
-  } catch (const Error& e) {
-    fail(std::string("--device: ") + e.what());
-  }
+  finalize_run_flags(f, "igebm_train");
 }
 
 json::Value IgebmConfig::to_json() const {

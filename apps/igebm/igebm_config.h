@@ -1,7 +1,8 @@
 // Settings of an IGEBM run (Du & Mordatch 2019; ../shared/specs/igebm-drl.md §1.8): flag names
 // follow the official train.py where it has them (dataset, batch_size, lr, num_steps, step_lr,
 // proj_norm, noise_scale, replay_batch, cclass, large_model, wider_model, l2_coeff, ml_coeff,
-// swish_act, exp, resume_iter), the rest are ours (device, data-dir, out, iters, ...).
+// swish_act, exp, resume_iter), the rest are ours (data-dir and the shared RunOptions: device,
+// out, iters, ...).
 // Defaults are the README CIFAR-10 command's; the README main job overrides a few for a
 // 10-minute CPU run on Fashion-MNIST.
 #pragma once
@@ -10,11 +11,12 @@
 #include <string>
 
 #include "apps/common/flags.h"
+#include "apps/common/run_options.h"
 #include "core/io/json.h"
 
 namespace ebm::app {
 
-struct IgebmConfig {
+struct IgebmConfig : RunOptions {
   // data
   std::string dataset = "cifar10";
   std::string data_dir;          // empty: the dataset's default location
@@ -43,29 +45,14 @@ struct IgebmConfig {
   double l2_coeff = 1.0;
   double ml_coeff = 1.0;
   std::string adam_clip = "official";  // official | port | none
-  // run
-  std::string device = "cpu";
-  std::string out;               // empty: runs/<exp>
-  std::string exp = "igebm";
-  std::string resume;            // a run directory to continue
-  int64_t resume_iter = -1;      // with --resume: that step's checkpoint instead of the latest
-  int64_t iters = 100000;
-  int64_t seed = 1;
-  int64_t log_every = 10;
-  int64_t sample_every = 500;
-  int64_t ckpt_every = 1000;
+  // run (device, out, exp, resume, iters, seed, cadence, limit, sample, num_samples: RunOptions)
   double energy_bound = 1e4;     // divergence guard on |mean E|
-  bool tf32 = true;
-  int64_t limit = 0;             // use only the first N training images (quick runs, tests)
-  // sampling mode
-  bool sample = false;           // load a checkpoint and write samples instead of training
-  int64_t num_samples = 64;
-  int64_t sample_steps = 0;      // 0: num_steps
+  int64_t sample_steps = 0;      // sampling mode: Langevin steps (0: num_steps)
 
+  IgebmConfig() : RunOptions("igebm", 100000, 500, 1000) {}
   void declare(Flags& flags);
   // Derived settings and consistency checks (UsageError naming the flags).
   void finalize(const Flags& flags);
-  std::string out_dir() const { return out.empty() ? "runs/" + exp : out; }
   double noise_std() const { return 0.005 * noise_scale; }
   json::Value to_json() const;
   // Restores the settings a checkpoint was trained with (for --resume and --sample).

@@ -3,12 +3,8 @@
 
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 
-#include "apps/common/interrupt.h"
-#include "apps/common/progress.h"
-#include "apps/common/run_dir.h"
-#include "apps/common/run_state.h"
+#include "apps/common/training_loop.h"
 #include "autograd/ops.h"
 #include "core/io/image_grid.h"
 #include "core/ops/random.h"
@@ -154,37 +150,21 @@ void write_samples(Run& r, RunDir& dir, const Tensor& negatives) {
 }  // namespace
 
 IgebmOutcome train_igebm(IgebmConfig cfg) {
-  const bool resuming = !cfg.resume.empty();
-  nn::Checkpoint ckpt;
   std::string ckpt_path;
-  if (resuming) {
-    ckpt_path = resume_path(cfg);
-    ckpt = nn::Checkpoint::load(ckpt_path);
-    IgebmConfig saved = cfg;
-    saved.from_json(ckpt.config);  // the run's own settings; this command's iters/device/logging
-    saved.iters = cfg.iters;
-    cfg = saved;
-  }
+  nn::Checkpoint ckpt;
+  if (!cfg.resume.empty()) ckpt = load_resume_checkpoint("igebm_train", cfg, &ckpt_path);
   Run r;
   r.cfg = cfg;
   build(r);
-  if (resuming) restore(r, ckpt, ckpt_path);
+  if (!ckpt_path.empty()) restore(r, ckpt, ckpt_path);
   IgebmOutcome out;
-  out.last_step = r.step;
-  if (r.step >= cfg.iters) {
-    out.message = "nothing to do: the run is at step " + std::to_string(r.step) + " of --iters " + std::to_string(cfg.iters);
-    return out;
-  }
-  RunDir dir(cfg.out_dir(), resuming ? r.step : -1);
-  dir.write_config(run_config(r));
-  std::printf("igebm_train: %s on %s, model %s (%lld parameters), %lld images, run directory %s\n",
-              cfg.dataset.c_str(), r.device.to_string().c_str(), cfg.model.c_str(),
-              static_cast<long long>(r.model->num_parameters()), static_cast<long long>(r.data.count),
-              cfg.out_dir().c_str());
-  if (resuming) std::printf("resumed from %s at step %lld\n", ckpt_path.c_str(), static_cast<long long>(r.step));
-  std::fflush(stdout);
+  if (TrainingLoop::already_done(r.step, cfg.iters, out)) return out;
+  char banner[256];
+  std::snprintf(banner, sizeof banner, "%s on %s, model %s (%lld parameters), %lld images", cfg.dataset.c_str(),
+                r.device.to_string().c_str(), cfg.model.c_str(), static_cast<long long>(r.model->num_parameters()),
+                static_cast<long long>(r.data.count));
+  TrainingLoop loop("igebm_train", cfg, r.step, cfg.batch_size, run_config(r), banner, ckpt_path);
 
-  install_interrupt_handler();
   samplers::IgebmLangevinOptions lo;
   lo.steps = static_cast<int>(cfg.num_steps);
   lo.step_lr = cfg.step_lr;
@@ -195,9 +175,7 @@ IgebmOutcome train_igebm(IgebmConfig cfg) {
   bt.scale = cfg.dequantize ? data::PixelScale::Dequantized256 : data::PixelScale::Unit255;
   bt.random_flip = cfg.random_flip;
   const uint64_t batch_seed = stream_seed(cfg.seed, kBatchNoise);
-  Progress progress(r.step, cfg.iters, cfg.batch_size, cfg.log_every);
   Tensor negatives;
-  int64_t last_saved = r.step;
 
   while (r.step < cfg.iters) {
     const int64_t step = r.step + 1;
@@ -218,15 +196,12 @@ IgebmOutcome train_igebm(IgebmConfig cfg) {
     samplers::ContrastiveLoss loss = samplers::contrastive_loss(e_pos, e_neg, cfg.l2_coeff, cfg.ml_coeff);
     double loss_value = loss.loss.item();
     if (!std::isfinite(loss_value) || std::fabs(loss.e_pos) > cfg.energy_bound ||
-        std::fabs(loss.e_neg) > cfg.energy_bound) {
-      progress.finish();
-      out.diverged = true;
-      out.message = "diverged at step " + std::to_string(step) + ": loss " + std::to_string(loss_value) +
-                    ", mean E+ " + std::to_string(loss.e_pos) + ", mean E- " + std::to_string(loss.e_neg) +
-                    " (--energy-bound " + std::to_string(cfg.energy_bound) + "). The last good checkpoint (step " +
-                    std::to_string(last_saved) + ") is untouched; try a lower --lr or --step_lr, or resume with another --seed.";
-      return out;
-    }
+        std::fabs(loss.e_neg) > cfg.energy_bound)
+      return loop.diverge(out, step,
+                          "loss " + std::to_string(loss_value) + ", mean E+ " + std::to_string(loss.e_pos) +
+                              ", mean E- " + std::to_string(loss.e_neg) + " (--energy-bound " +
+                              std::to_string(cfg.energy_bound) + ")",
+                          "try a lower --lr or --step_lr, or resume with another --seed.");
     r.optimizer->zero_grad();
     backward(loss.loss);
     double gnorm = nn::grad_norm(r.model->named_parameters());
@@ -237,8 +212,8 @@ IgebmOutcome train_igebm(IgebmConfig cfg) {
 
     char extra[96];
     std::snprintf(extra, sizeof extra, "E+ %.4f E- %.4f", loss.e_pos, loss.e_neg);
-    progress.update(step, loss_value, extra);
-    if (step % cfg.log_every == 0 || step == cfg.iters) {
+    loop.progress().update(step, loss_value, extra);
+    if (loop.log_due(step)) {
       json::Value m = json::Value::object();
       m.set("step", step);
       m.set("loss", loss_value);
@@ -246,40 +221,21 @@ IgebmOutcome train_igebm(IgebmConfig cfg) {
       m.set("e_neg", loss.e_neg);
       m.set("grad_norm", gnorm);
       m.set("langevin_grad", chain_grad.item());
-      m.set("seconds_per_step", progress.seconds_per_step());
-      m.set("images_per_second", progress.images_per_second());
-      dir.log_metrics(m);
+      m.set("seconds_per_step", loop.progress().seconds_per_step());
+      m.set("images_per_second", loop.progress().images_per_second());
+      loop.dir().log_metrics(m);
     }
-    bool last = step == cfg.iters || interrupted();
-    if ((cfg.sample_every > 0 && step % cfg.sample_every == 0) || last) write_samples(r, dir, negatives);
-    if ((cfg.ckpt_every > 0 && step % cfg.ckpt_every == 0) || last) {
-      save(r, dir);
-      last_saved = step;
-    }
-    if (interrupted()) {
-      progress.finish();
-      out.interrupted = true;
-      out.message = "interrupted at step " + std::to_string(step) + "; checkpoint written. Continue with --resume " + cfg.out_dir();
+    if (loop.end_step(step, [&] { write_samples(r, loop.dir(), negatives); }, [&] { save(r, loop.dir()); }, out))
       return out;
-    }
   }
-  progress.finish();
-  out.message = "finished " + std::to_string(r.step) + " steps; samples in " + cfg.out_dir() + "/samples";
-  return out;
+  return loop.finish(out);
 }
 
 IgebmEvalModel load_igebm_eval_model(const std::string& checkpoint, const std::string& device) {
-  std::string path = checkpoint;
-  if (std::filesystem::is_directory(path)) path += "/checkpoints/latest.safetensors";
-  EBM_CHECK(std::filesystem::is_regular_file(path), IOError, "no checkpoint '", path,
-            "' (give a run directory or a .safetensors checkpoint)");
+  const std::string path = checkpoint_file("igebm_train", checkpoint);
   IgebmEvalModel m;
   m.path = path;
-  m.checkpoint = nn::Checkpoint::load(path);
-  const json::Value* app = m.checkpoint.config.find("app");
-  EBM_CHECK(app && app->is_string() && app->as_string() == "igebm_train", ValueError, "'", path,
-            "' is not an igebm_train checkpoint (config app: ",
-            app ? json::dump(*app) : std::string("missing"), ")");
+  m.checkpoint = load_app_checkpoint(path, "igebm_train");
   m.config.from_json(m.checkpoint.config);
   m.config.device = device;
   m.device = Device::parse(device);

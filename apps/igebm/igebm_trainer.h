@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "apps/common/training_loop.h"
 #include "apps/igebm/igebm_config.h"
 #include "nn/checkpoint.h"
 #include "nn/igebm_models.h"
@@ -19,13 +20,7 @@
 
 namespace ebm::app {
 
-struct IgebmOutcome {
-  int64_t last_step = 0;       // the last completed (and checkpointed) step
-  bool diverged = false;
-  bool interrupted = false;
-  std::string message;         // what stopped the run, for the user
-  double last_loss = 0;
-};
+using IgebmOutcome = TrainOutcome;  // last step, diverged / interrupted, message, last loss
 
 IgebmOutcome train_igebm(IgebmConfig config);
 

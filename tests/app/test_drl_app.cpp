@@ -1,0 +1,265 @@
+// drl_train end to end (apps/drl; spec igebm-drl.md §2) on a tiny MNIST-format dataset written as
+// plain IDX files: every promised output exists and parses (config.json, metrics.jsonl with the
+// loss per level, TensorBoard scalars and grids read back, PNG grids, checkpoints with the model,
+// Adam, the EMA and the sampling network), sampling mode writes PNG + .npz from each set of
+// weights, N steps equal N/2 + resume + N/2 bit for bit (EMA syncs on both sides of the resume),
+// the divergence guard stops without touching the last checkpoint, and bad flags are refused.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "apps/drl/drl_trainer.h"
+#include "core/io/npz.h"
+#include "core/io/png.h"
+#include "core/io/tensorboard.h"
+#include "nn/checkpoint.h"
+#include "test_util.h"
+
+namespace ebm::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+void put_be32(std::ofstream& f, uint32_t v) {
+  const char b[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+  f.write(b, 4);
+}
+
+// 48 images of 28×28 (uncompressed IDX): a bright horizontal bar whose row depends on the label,
+// on a dark background with a little texture.
+std::string bar_dataset() {
+  static std::string dir;
+  if (!dir.empty()) return dir;
+  dir = (fs::temp_directory_path() / ("ebm_drl_app_data_" + std::to_string(test::rng()()))).string();
+  fs::create_directories(dir);
+  const uint32_t n = 48;
+  std::ofstream img(dir + "/train-images-idx3-ubyte", std::ios::binary), lab(dir + "/train-labels-idx1-ubyte", std::ios::binary);
+  put_be32(img, 0x00000803);
+  put_be32(img, n);
+  put_be32(img, 28);
+  put_be32(img, 28);
+  put_be32(lab, 0x00000801);
+  put_be32(lab, n);
+  for (uint32_t i = 0; i < n; ++i) {
+    const int label = static_cast<int>(i % 3);
+    lab.put(static_cast<char>(label));
+    for (int y = 0; y < 28; ++y)
+      for (int x = 0; x < 28; ++x) {
+        const bool bar = y >= 4 + 8 * label && y < 8 + 8 * label && x >= 3 && x < 25;
+        img.put(static_cast<char>(bar ? 200 + (x + i) % 40 : (3 * x + y + i) % 16));
+      }
+  }
+  return dir;
+}
+
+DrlConfig tiny(const std::string& out) {
+  DrlConfig c;
+  c.dataset = "mnist";
+  c.data_dir = bar_dataset();
+  c.model = "net_res_temb2_small";
+  c.ch = 4;
+  c.ch_mult = "1,2";
+  c.num_res_blocks = 1;
+  c.n_batch_train = 8;
+  c.mcmc_num_steps = 3;
+  c.lr = 1e-3;
+  c.warmup = 2;
+  c.ema_sync_every = 2;
+  c.iters = 6;
+  c.log_every = 1;
+  c.sample_every = 3;
+  c.ckpt_every = 3;
+  c.grid_samples = 4;
+  c.out = out;
+  c.seed = 3;
+  return c;
+}
+
+std::string temp_run(const std::string& tag) {
+  return (fs::temp_directory_path() / ("ebm_drl_run_" + tag + "_" + std::to_string(test::rng()()))).string();
+}
+
+std::vector<json::Value> metrics(const std::string& dir) {
+  std::ifstream m(dir + "/metrics.jsonl");
+  std::vector<json::Value> lines;
+  for (std::string line; std::getline(m, line);) lines.push_back(json::parse(line));
+  return lines;
+}
+
+TEST(DrlApp, TrainsAndWritesEveryOutput) {
+  const std::string out = temp_run("full");
+  DrlOutcome r = train_drl(tiny(out));
+  EXPECT_FALSE(r.diverged) << r.message;
+  EXPECT_EQ(r.last_step, 6);
+  // metrics.jsonl: one line per step with the loss, f, the loss of each level present, lr.
+  const std::vector<json::Value> lines = metrics(out);
+  ASSERT_EQ(lines.size(), 6u);
+  int level_entries = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const json::Value& v = lines[i];
+    EXPECT_EQ(v.at("step").as_int(), static_cast<int64_t>(i) + 1);
+    for (const char* k : {"loss", "f_pos", "f_neg", "grad_norm", "lr", "seconds_per_step", "images_per_second"})
+      EXPECT_TRUE(v.at(k).is_number()) << k;
+    for (int t = 0; t < 6; ++t) level_entries += v.find("loss_t" + std::to_string(t)) != nullptr;
+  }
+  EXPECT_GE(level_entries, 6) << "each line has the losses of the levels its batch drew";
+  EXPECT_EQ(lines[0].at("lr").as_double(), 0.0) << "warm-up: the first update has lr 0";
+  EXPECT_EQ(lines[5].at("lr").as_double(), 1e-3);
+  const json::Value cfg = json::parse(std::string(std::istreambuf_iterator<char>(std::ifstream(out + "/config.json").rdbuf()), {}));
+  EXPECT_EQ(cfg.at("app").as_string(), "drl_train");
+  EXPECT_EQ(cfg.at("model").as_string(), "net_res_temb2_small");
+  EXPECT_EQ(cfg.at("mcmc_num_steps").as_int(), 3);
+  EXPECT_EQ(cfg.at("device").as_string(), "cpu");
+  // TensorBoard: the scalars and both grids at steps 3 and 6.
+  std::string events;
+  for (const auto& e : fs::directory_iterator(out))
+    if (e.path().filename().string().find("tfevents") != std::string::npos) events = e.path().string();
+  ASSERT_FALSE(events.empty());
+  int scalars = 0, images = 0;
+  for (const auto& e : io::read_events(events))
+    for (const auto& v : e.values) {
+      scalars += v.has_scalar && v.tag == "loss";
+      images += v.has_image;
+    }
+  EXPECT_EQ(scalars, 6);
+  EXPECT_EQ(images, 4);
+  const io::Image8 grid = io::read_png(out + "/samples/step_0000006.png");
+  EXPECT_EQ(grid.channels, 1);
+  EXPECT_GT(grid.width, 64);
+  const io::Image8 prog = io::read_png(out + "/samples/progression_step_0000003.png");
+  EXPECT_GT(prog.height, 6 * 32) << "T + 1 = 7 rows, x_T to x_0";
+  const nn::Checkpoint ck = nn::Checkpoint::load(out + "/checkpoints/latest.safetensors");
+  EXPECT_EQ(ck.step, 6);
+  for (const char* s : {"optim", "ema", "sampling_net", "data"}) EXPECT_TRUE(ck.has_section(s)) << s;
+  EXPECT_EQ(ck.section("ema").size(), ck.model().size() + 1) << "every weight and u/v vector, plus 'updates'";
+  EXPECT_EQ(ck.section("sampling_net").size(), ck.model().size());
+  EXPECT_TRUE(fs::exists(out + "/checkpoints/step_0000003.safetensors"));
+  EXPECT_EQ(ck.rng.count("langevin") + ck.rng.count("diffusion") + ck.rng.count("dropout"), 3u);
+
+  // Sampling mode from the finished run, from each set of weights.
+  for (const char* from : {"model", "synced", "ema"}) {
+    DrlConfig s = tiny(out);
+    s.resume = out;
+    s.sample = true;
+    s.num_samples = 5;
+    s.sample_batch = 2;
+    s.sample_from = from;
+    EXPECT_NE(sample_drl(s).find(".npz"), std::string::npos);
+    const auto npz = io::read_npz(out + "/samples_step_0000006.npz");
+    ASSERT_EQ(npz.size(), 1u);
+    EXPECT_EQ(npz[0].first, "arr_0");
+    EXPECT_EQ(npz[0].second.shape, (std::vector<int64_t>{5, 32, 32, 1})) << from;
+    EXPECT_TRUE(fs::exists(out + "/samples/sample_step_0000006.png"));
+  }
+  // The loader refuses other checkpoints and missing EMA sections.
+  DrlConfig noema = tiny(temp_run("noema"));
+  noema.ema = false;
+  noema.iters = 2;
+  train_drl(noema);
+  test::expect_error<ValueError>([&] { load_drl_eval_model(noema.out, "cpu", "ema"); }, {"no EMA", "--sample-from model"});
+  EXPECT_NO_THROW(load_drl_eval_model(noema.out, "cpu", "model"));
+  fs::remove_all(noema.out);
+  fs::remove_all(out);
+}
+
+TEST(DrlApp, ResumeIsBitIdenticalOnTheCpu) {
+  const std::string a = temp_run("a"), b = temp_run("b");
+  train_drl(tiny(a));
+  DrlConfig half = tiny(b);
+  half.iters = 3;
+  train_drl(half);
+  DrlConfig rest = tiny(b);
+  rest.resume = b;
+  DrlOutcome r = train_drl(rest);
+  EXPECT_EQ(r.last_step, 6);
+  const nn::Checkpoint ca = nn::Checkpoint::load(a + "/checkpoints/latest.safetensors"),
+                       cb = nn::Checkpoint::load(b + "/checkpoints/latest.safetensors");
+  ASSERT_EQ(ca.tensors().size(), cb.tensors().size());
+  for (size_t i = 0; i < ca.tensors().size(); ++i) {
+    EXPECT_EQ(ca.tensors()[i].first, cb.tensors()[i].first);
+    EXPECT_EQ(ca.tensors()[i].second.to_vector<double>(), cb.tensors()[i].second.to_vector<double>())
+        << ca.tensors()[i].first;
+  }
+  EXPECT_EQ(ca.rng, cb.rng);
+  // The resumed run's log is the uninterrupted run's, step for step, and so is its last grid.
+  const std::vector<json::Value> la = metrics(a), lb = metrics(b);
+  ASSERT_EQ(la.size(), 6u);
+  ASSERT_EQ(lb.size(), 6u);
+  for (size_t i = 0; i < la.size(); ++i) EXPECT_EQ(la[i].at("loss").as_double(), lb[i].at("loss").as_double()) << i;
+  const io::Image8 ga = io::read_png(a + "/samples/step_0000006.png"), gb = io::read_png(b + "/samples/step_0000006.png");
+  EXPECT_EQ(ga.data, gb.data);
+  fs::remove_all(a);
+  fs::remove_all(b);
+}
+
+TEST(DrlApp, DivergenceStopsWithoutTouchingTheLastCheckpoint) {
+  // Which steps after 3 have a negative loss? The guard (loss < -bound) with a tiny bound must
+  // stop at the first of them.
+  const std::string ref = temp_run("ref");
+  train_drl(tiny(ref));
+  const std::vector<json::Value> lines = metrics(ref);
+  int64_t first_negative = -1;
+  for (const auto& v : lines)
+    if (v.at("step").as_int() > 3 && v.at("loss").as_double() < 0) {
+      first_negative = v.at("step").as_int();
+      break;
+    }
+  fs::remove_all(ref);
+  ASSERT_GT(first_negative, 3) << "the tiny run has a negative loss after step 3 (fixed seed)";
+
+  const std::string out = temp_run("div");
+  DrlConfig c = tiny(out);
+  c.iters = 3;
+  train_drl(c);
+  const auto before = fs::last_write_time(out + "/checkpoints/latest.safetensors");
+  DrlConfig d = tiny(out);
+  d.resume = out;
+  d.loss_bound = 1e-30;  // any negative loss counts as divergence
+  DrlOutcome r = train_drl(d);
+  EXPECT_TRUE(r.diverged);
+  EXPECT_NE(r.message.find("diverged at step " + std::to_string(first_negative)), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("last good checkpoint (step 3)"), std::string::npos) << r.message;
+  EXPECT_EQ(fs::last_write_time(out + "/checkpoints/latest.safetensors"), before);
+  fs::remove_all(out);
+}
+
+TEST(DrlApp, FlagErrorsNameTheFlag) {
+  auto parse = [](std::vector<const char*> args) {
+    DrlConfig c;
+    Flags f("drl_train", "test");
+    c.declare(f);
+    args.insert(args.begin(), "drl_train");
+    f.parse(static_cast<int>(args.size()), args.data());
+    c.finalize(f);
+    return c;
+  };
+  // The README's CelebA/LSUN commands pass --batch_size, which config.py does not define (§2.9).
+  test::expect_error<UsageError>([&] { parse({"--batch_size", "128"}); }, {"unknown flag --batch_size"});
+  test::expect_error<UsageError>([&] { parse({"--mcmc_num_steps", "x"}); }, {"--mcmc_num_steps", "integer"});
+  test::expect_error<UsageError>([&] { parse({"--num_diffusion_timesteps", "1"}); }, {"--num_diffusion_timesteps", "[2, 501]"});
+  test::expect_error<UsageError>([&] { parse({"--model", "resnet32"}); }, {"--model", "net_res_temb2"});
+  test::expect_error<UsageError>([&] { parse({"--depth", "16"}); }, {"--depth", "wrn"});
+  test::expect_error<UsageError>([&] { parse({"--model", "wrn_small", "--num_res_blocks", "2"}); }, {"--num_res_blocks"});
+  test::expect_error<UsageError>([&] { parse({"--ch_mult", "1,x"}); }, {"--ch_mult", "1,x"});
+  test::expect_error<UsageError>([&] { parse({"--n_batch_train", "0"}); }, {"--n_batch_train"});
+  test::expect_error<UsageError>([&] { parse({"--ma_decay", "1.5"}); }, {"--ma_decay"});
+  test::expect_error<UsageError>([&] { parse({"--cosine_decay", "--iters", "10"}); }, {"--cosine_decay", "--warmup"});
+  test::expect_error<UsageError>([&] { parse({"--sample"}); }, {"--sample needs --resume"});
+  test::expect_error<UsageError>([&] { parse({"--device", "tpu"}); }, {"--device"});
+  test::expect_error<UsageError>([&] { parse({"--sample-from", "best"}); }, {"--sample-from", "ema"});
+  const DrlConfig c = parse({"--n_batch_train=64", "--num_res_blocks", "2", "--mcmc_step_size_b_square", "1e-4",
+                             "--no-randflip", "--ch_mult", "1,2,2"});
+  EXPECT_EQ(c.n_batch_train, 64);
+  EXPECT_EQ(c.num_res_blocks, 2);
+  EXPECT_EQ(c.mcmc_step_size_b_square, 1e-4);
+  EXPECT_FALSE(c.randflip);
+  EXPECT_EQ(c.ch_mult_values(), (std::vector<int64_t>{1, 2, 2}));
+  EXPECT_EQ(parse({"--model", "wrn_small"}).num_res_blocks, 0) << "the wrn preset, not net_res_temb2's 8";
+  DrlConfig missing = tiny("/nonexistent/run");
+  missing.data_dir = "/nonexistent/data";
+  test::expect_error<IOError>([&] { train_drl(missing); }, {"/nonexistent/data"});
+}
+
+}  // namespace
+}  // namespace ebm::app

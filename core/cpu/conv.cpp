@@ -1,5 +1,7 @@
 // The spatial ops: argument checks, then the backend.
-// CPU: conv2d and its adjoints are im2col / col2im plus one Eigen GEMM per image:
+// CPU: float32 stride-1 conv2d forward and backward-input (and backward-weight for 3×3) run the
+// direct SIMD loops of core/cpu/conv_direct.h (no column matrix). Otherwise conv2d and its adjoints are
+// im2col / col2im plus one Eigen GEMM per image:
 // y_n [C_out, HW_out] = W [C_out, K] · col_n [K, HW_out] with K = C_in·kH·kW. A 1x1, stride-1,
 // unpadded conv skips im2col (x_n is its own column matrix). Batches of at least one image per
 // thread run images in parallel with per-thread column buffers (Eigen then runs single-threaded);
@@ -12,8 +14,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
+#include "core/cpu/conv_direct.h"
 #include "core/cpu/parallel.h"
 #include "core/ops/dispatch.h"
 #include "core/ops/pool_window.h"
@@ -62,6 +66,13 @@ struct Geom {
   bool direct() const { return kh == 1 && kw == 1 && s == 1 && p == 0; }
   // Multiply-adds of one image's GEMM, to decide whether threads pay.
   int64_t flops_per_image() const { return Co * K() * HWo(); }
+  // float32 stride-1 convs with a real kernel go to the direct SIMD loops (conv_direct.h), which
+  // need padding < kernel size (the backward-input correlation pads by k - 1 - p).
+  template <class T>
+  bool use_direct() const {
+    return std::is_same_v<T, float> && s == 1 && !direct() && p < kh && p < kw &&
+           cpu::direct_conv_available();
+  }
 };
 
 Geom make_geom(const Shape& x, const Shape& w, const Shape& y, int stride, int padding) {
@@ -187,6 +198,10 @@ void for_each_image(const Geom& g, F&& image) {
 
 template <class T>
 void conv_forward(const T* x, const T* w, const T* b, T* y, const Geom& g) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (g.use_direct<T>())
+      return cpu::direct_conv2d_forward(x, w, b, y, g.N, g.C, g.H, g.W, g.Co, g.kh, g.kw, g.p);
+  }
   const int64_t K = g.K(), HWo = g.HWo();
   CMap<T> Wm(w, g.Co, K);
   auto image = [&](int64_t n, T* col) {
@@ -201,6 +216,11 @@ void conv_forward(const T* x, const T* w, const T* b, T* y, const Geom& g) {
 
 template <class T>
 void conv_backward_input(const T* gy, const T* w, T* dx, const Geom& g) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (g.use_direct<T>())
+      return cpu::direct_conv2d_backward_input(gy, w, dx, g.N, g.C, g.H, g.W, g.Co, g.kh, g.kw,
+                                               g.p);
+  }
   const int64_t K = g.K(), HWo = g.HWo();
   CMap<T> Wm(w, g.Co, K);
   auto image = [&](int64_t n, T* col) {
@@ -223,6 +243,11 @@ void conv_backward_input(const T* gy, const T* w, T* dx, const Geom& g) {
 // thread count (no atomics).
 template <class T>
 void conv_backward_weight(const T* gy, const T* x, T* dw, const Geom& g) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (g.use_direct<T>() && g.N > 0 &&
+        cpu::direct_conv2d_backward_weight(gy, x, dw, g.N, g.C, g.H, g.W, g.Co, g.kh, g.kw, g.p))
+      return;
+  }
   const int64_t K = g.K(), HWo = g.HWo(), WN = g.Co * K;
   size_t col_size = g.direct() ? 0 : static_cast<size_t>(K * HWo);
   // acc (+)= G_n · col_nᵀ
@@ -268,8 +293,55 @@ void conv_backward_weight(const T* gy, const T* x, T* dw, const Geom& g) {
 // ---- pooling and upsampling: one (n, c) plane per work item. The window arithmetic (PoolGeom,
 // pool_window) is core/ops/pool_window.h, shared with the CUDA kernels.
 
+// The 2×2, stride-2, unpadded pool of even-sized planes (the IGEBM/DRL downsampling): the
+// generic loops' arithmetic in the same order (((0 + x00) + x01) + x10) + x11, then / 4), with
+// constant trip counts so the compiler vectorises it.
+bool pool2x2(const PoolGeom& g) {
+  return g.k == 2 && g.s == 2 && g.p == 0 && g.H % 2 == 0 && g.W % 2 == 0;
+}
+
+template <class T>
+void avg_pool2x2_forward(const T* x, T* y, const PoolGeom& g) {
+  cpu::parallel_for(g.planes, g.H * g.W, [&](int64_t lo, int64_t hi) {
+    for (int64_t pl = lo; pl < hi; ++pl)
+      for (int64_t oh = 0; oh < g.Ho; ++oh) {
+        const T* r0 = x + (pl * g.H + 2 * oh) * g.W;
+        const T* r1 = r0 + g.W;
+        T* yr = y + (pl * g.Ho + oh) * g.Wo;
+        for (int64_t ow = 0; ow < g.Wo; ++ow) {
+          T acc = T(0);
+          acc += r0[2 * ow];
+          acc += r0[2 * ow + 1];
+          acc += r1[2 * ow];
+          acc += r1[2 * ow + 1];
+          yr[ow] = acc / T(4);
+        }
+      }
+  });
+}
+
+template <class T>
+void avg_pool2x2_backward(const T* gy, T* dx, const PoolGeom& g) {
+  cpu::parallel_for(g.planes, g.H * g.W, [&](int64_t lo, int64_t hi) {
+    for (int64_t pl = lo; pl < hi; ++pl)
+      for (int64_t oh = 0; oh < g.Ho; ++oh) {
+        const T* gr = gy + (pl * g.Ho + oh) * g.Wo;
+        T* r0 = dx + (pl * g.H + 2 * oh) * g.W;
+        T* r1 = r0 + g.W;
+        for (int64_t ow = 0; ow < g.Wo; ++ow) {
+          const T v = T(0) + gr[ow] / T(4);  // as the generic loop: a zeroed dx plus v
+          r0[2 * ow] = v;
+          r0[2 * ow + 1] = v;
+          r1[2 * ow] = v;
+          r1[2 * ow + 1] = v;
+        }
+      }
+  });
+}
+
 template <class T>
 void avg_pool_forward(const T* x, T* y, const PoolGeom& g) {
+  if (pool2x2(g)) return avg_pool2x2_forward(x, y, g);
   cpu::parallel_for(g.planes, g.Ho * g.Wo * g.k * g.k, [&](int64_t lo, int64_t hi) {
     for (int64_t pl = lo; pl < hi; ++pl) {
       const T* xp = x + pl * g.H * g.W;
@@ -288,6 +360,7 @@ void avg_pool_forward(const T* x, T* y, const PoolGeom& g) {
 
 template <class T>
 void avg_pool_backward(const T* gy, T* dx, const PoolGeom& g) {
+  if (pool2x2(g)) return avg_pool2x2_backward(gy, dx, g);
   cpu::parallel_for(g.planes, g.Ho * g.Wo * g.k * g.k, [&](int64_t lo, int64_t hi) {
     for (int64_t pl = lo; pl < hi; ++pl) {
       T* dp = dx + pl * g.H * g.W;

@@ -7,8 +7,8 @@
 // regression can be located: BM_Part*/spectral_norm (refresh), /langevin (buffer draw, chain,
 // push), /loss (E⁺, E⁻, loss, backward, grad norm; the refresh's graph is reused), /adam.
 // Configurations (the first argument):
-//   0 demo           Fashion-MNIST-shaped 1×32×32, resnet32_small, 16 filters, unconditional,
-//                    batch 64, K = 20 (the CPU demo run)
+//   0 demo           scripts/run.sh's main job: Fashion-MNIST-shaped 1×32×32, resnet32_small,
+//                    16 filters, unconditional, batch 64, K = 20, buffer 2000, lr 1e-3
 //   1 cifar_reduced  3×32×32, resnet32 (class-conditional, 128 filters), batch 8, K = 5: the
 //                    CIFAR-10 network at a batch and chain length a 2-core CPU can time
 //   2 cifar          the same network at the README CIFAR-10 command's batch 128, K = 60 (GPU)
@@ -47,13 +47,16 @@ using namespace ebm;
 struct StepConfig {
   const char* name;
   const char* model;
-  int64_t channels, filters, classes, batch, steps;
+  int64_t channels, filters, classes, batch, steps, buffer;
+  double lr;
 };
 
+// demo = scripts/run.sh's igebm_train flags (--model resnet32_small --num_filters 16
+// --batch_size 64 --num_steps 20 --buffer_size 2000 --lr 1e-3, Fashion-MNIST, unconditional).
 const StepConfig kConfigs[] = {
-    {"demo", "resnet32_small", 1, 16, 0, 64, 20},
-    {"cifar_reduced", "resnet32", 3, 128, 10, 8, 5},
-    {"cifar", "resnet32", 3, 128, 10, 128, 60},
+    {"demo", "resnet32_small", 1, 16, 0, 64, 20, 2000, 1e-3},
+    {"cifar_reduced", "resnet32", 3, 128, 10, 8, 5, 10000, 3e-4},
+    {"cifar", "resnet32", 3, 128, 10, 128, 60, 10000, 3e-4},
 };
 
 void sync(Device d) {
@@ -65,7 +68,7 @@ void sync(Device d) {
 }
 
 // Everything a training step touches, built as build() in igebm_trainer.cpp builds it (the
-// official flags: lr 3e-4, step_lr 10, noise 0.005, clip 0.01, buffer 10000 uint8, reinit 5 %).
+// official sampler: step_lr 10, noise 0.005, clip 0.01, uint8 buffer, reinit 5 %).
 struct Trainer {
   StepConfig cfg;
   Device device;
@@ -86,9 +89,11 @@ struct Trainer {
     model = nn::make_igebm_model(c.model, mo, init);
     model->to(d);
     model->train();
-    optimizer = std::make_unique<nn::Adam>(model->named_parameters(), nn::AdamOptions::igebm());
+    nn::AdamOptions ao = nn::AdamOptions::igebm();
+    ao.lr = c.lr;
+    optimizer = std::make_unique<nn::Adam>(model->named_parameters(), ao);
     samplers::ReplayBufferOptions bo;
-    bo.capacity = 10000;
+    bo.capacity = c.buffer;
     buffer = std::make_unique<samplers::ReplayBuffer>(bo, Shape{c.channels, 32, 32});
     Generator dg(2);
     data = ops::uniform(Shape{c.batch, c.channels, 32, 32}, dg, 0.0, 1.0, DType::Float32, d);

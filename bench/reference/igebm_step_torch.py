@@ -3,14 +3,15 @@
 ../shared/specs/igebm-drl.md §1) on random data, with the same networks (the replica of
 tests/reference/igebm_models.py, same parameter names and shapes), the same batch, K and
 threads: one spectral-norm power iteration whose W/sigma every forward of the step reuses (the
-official schedule), replay-buffer starts (uint8 ring of 10000, 5 % fresh), K Langevin steps
+official schedule), replay-buffer starts (uint8 ring, 5 % fresh), K Langevin steps
 (noise, grad_x E by torch.autograd.grad, clip 0.01, step 10, clamp [0, 1]), buffer push, E+ and
 E- forwards, the contrastive loss, backward, the gradient norm, and Adam with IGEBM's per-element
-3-sigma + 0.1 clip in TF order (beta = (0, 0.999), lr 3e-4). Eager; on a GPU also with
+3-sigma + 0.1 clip in TF order (beta = (0, 0.999)). Eager; on a GPU also with
 torch.compile of the energy where torch has it (>= 2).
 
-Configurations as in the C++ program: 0 demo (1x32x32, resnet32_small 16 filters, unconditional,
-batch 64, K 20), 1 cifar_reduced (3x32x32, resnet32 conditional 128 filters, batch 8, K 5),
+Configurations as in the C++ program: 0 demo (scripts/run.sh: 1x32x32, resnet32_small 16 filters,
+unconditional, batch 64, K 20, buffer 2000, lr 1e-3), 1 cifar_reduced (3x32x32, resnet32
+conditional 128 filters, batch 8, K 5),
 2 cifar (the same at batch 128, K 60; GPU only). Parts: spectral_norm, langevin, loss, adam.
 Timing: bench/reference/timing.py (median of >= 5 runs and >= min_seconds after 2 warm-ups);
 on a GPU the host clock around each call plus torch.cuda.synchronize().
@@ -30,10 +31,13 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "reference"))
 from igebm_models import CappedSNConv2d, make_igebm_model  # noqa: E402
 from timing import timeit_cpu  # noqa: E402
 
-CONFIGS = [
-    dict(name="demo", model="resnet32_small", channels=1, filters=16, classes=0, batch=64, steps=20),
-    dict(name="cifar_reduced", model="resnet32", channels=3, filters=128, classes=10, batch=8, steps=5),
-    dict(name="cifar", model="resnet32", channels=3, filters=128, classes=10, batch=128, steps=60),
+CONFIGS = [  # demo = scripts/run.sh's igebm_train flags
+    dict(name="demo", model="resnet32_small", channels=1, filters=16, classes=0, batch=64, steps=20,
+         buffer=2000, lr=1e-3),
+    dict(name="cifar_reduced", model="resnet32", channels=3, filters=128, classes=10, batch=8, steps=5,
+         buffer=10000, lr=3e-4),
+    dict(name="cifar", model="resnet32", channels=3, filters=128, classes=10, batch=128, steps=60,
+         buffer=10000, lr=3e-4),
 ]
 PARTS = ["spectral_norm", "langevin", "loss", "adam"]
 LEAKY = 0.2
@@ -148,9 +152,9 @@ class Trainer:
         self.model = make_igebm_model(cfg["model"], in_channels=cfg["channels"],
                                       num_classes=cfg["classes"], num_filters=cfg["filters"]).to(device)
         self.model.train()
-        self.opt = IgebmAdam(self.model.parameters())
+        self.opt = IgebmAdam(self.model.parameters(), lr=cfg["lr"])
         shape = (cfg["channels"], 32, 32)
-        self.buffer = ReplayBuffer(10000, shape, device)
+        self.buffer = ReplayBuffer(cfg["buffer"], shape, device)
         self.data = torch.rand((cfg["batch"],) + shape, device=device)
         self.labels = (torch.arange(cfg["batch"], device=device) % cfg["classes"]
                        if cfg["classes"] > 0 else None)

@@ -327,14 +327,17 @@ class Evaluator {
     ImageSet od = load_dataset_images(cfg_.ood_dataset, cfg_.ood_data_dir, cfg_.ood_split == "train", cfg_.ood_limit, s, c);
     EBM_CHECK(od.channels == c && od.height == s && od.width == s, ValueError, "ebm_eval: --ood-dataset images are ",
               od.channels, "x", od.height, "x", od.width, ", the model takes ", c, "x", s, "x", s);
-    const bool deq = model_->data_scale() == data::PixelScale::Dequantized256;
+    const data::PixelScale scale = model_->data_scale();
     auto scores = [&](const ImageSet& set) {
       std::vector<double> out;
       for (int64_t b = 0; b < set.count; b += cfg_.batch_size) {
         Tensor x = set.batch(b, std::min(set.count, b + cfg_.batch_size), Device::cpu());
-        if (deq) {  // k/255 -> (k + 0.5)/256: the mean of the training dequantisation
+        if (scale != data::PixelScale::Unit255) {  // k/255 -> the model's data scale
           std::vector<float> v = x.to_vector<float>();
-          for (float& p : v) p = (std::round(p * 255.0f) + 0.5f) / 256.0f;
+          for (float& p : v) {
+            const float k = std::round(p * 255.0f);
+            p = scale == data::PixelScale::Dequantized256 ? (k + 0.5f) / 256.0f : k / 127.5f - 1.0f;
+          }
           x = Tensor::from_vector(v, x.shape());
         }
         for (float e : model_->energy(x.to(device_)).to_vector<float>()) out.push_back(-static_cast<double>(e));
@@ -351,7 +354,8 @@ class Evaluator {
     json::Value m = json::Value::object();
     m.set("value", a);
     m.set("score", "-E(x): higher means in-distribution (positives: the in-distribution set)");
-    m.set("pixels", deq ? "(k + 0.5)/256, the mean of the training dequantisation" : "k/255");
+    m.set("pixels", scale == data::PixelScale::Dequantized256 ? "(k + 0.5)/256, the mean of the training dequantisation"
+                    : scale == data::PixelScale::Symmetric ? "k/127.5 - 1" : "k/255");
     m.set("in_distribution", id.description);
     m.set("out_of_distribution", od.description);
     m.set("in_distribution_mean_energy", -mean(sid));

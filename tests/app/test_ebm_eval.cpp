@@ -3,13 +3,15 @@
 // eval.json with every protocol field; the cached reference statistics are reused with the same
 // result; scoring samples.npz with --images gives the same classifier FID; the test split
 // scores far closer to the train split than noise does; OOD AUROC is computed; bad flags, a
-// missing reference and unsupported checkpoints are refused with clear errors.
+// missing reference and unknown checkpoints are refused with clear errors; a tiny drl_train
+// checkpoint is sampled from its EMA weights with the DRL ladder.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "apps/classifier/classifier_trainer.h"
+#include "apps/drl/drl_trainer.h"
 #include "apps/eval/evaluator.h"
 #include "apps/igebm/igebm_trainer.h"
 #include "core/io/npz.h"
@@ -263,11 +265,58 @@ TEST(EbmEval, RefusesBadFlagsMissingReferenceAndUnknownCheckpoints) {
   m.sampler.ema = "auto";
   m.checkpoint = w.root + "/nowhere";
   test::expect_error<IOError>([&] { run_eval(m); }, {"nowhere"});
-  nn::Checkpoint drl;
-  drl.config.set("app", "drl_train");
-  drl.save(w.root + "/drl.safetensors");
-  m.checkpoint = w.root + "/drl.safetensors";
-  test::expect_error<ValueError>([&] { run_eval(m); }, {"drl_train", "not", "--images"});
+  nn::Checkpoint other;
+  other.config.set("app", "gebm_train");
+  other.save(w.root + "/other.safetensors");
+  m.checkpoint = w.root + "/other.safetensors";
+  test::expect_error<ValueError>([&] { run_eval(m); }, {"not a checkpoint of a known recipe", "igebm_train, drl_train"});
+}
+
+// DRL: progressive sampling from the EMA weights, samples in [-1, 1] stored as uint8, the
+// sampler's settings in eval.json; a replay buffer or a gradient clip is refused.
+TEST(EbmEval, DrlCheckpoint) {
+  World& w = world();
+  DrlConfig d;
+  d.dataset = "mnist";
+  d.data_dir = w.data;
+  d.model = "net_res_temb2_small";
+  d.ch = 4;
+  d.ch_mult = "1,2";
+  d.num_res_blocks = 1;
+  d.n_batch_train = 8;
+  d.mcmc_num_steps = 2;
+  d.num_diffusion_timesteps = 3;
+  d.lr = 1e-3;
+  d.warmup = 2;
+  d.ema_sync_every = 2;
+  d.iters = 2;
+  d.log_every = 1;
+  d.sample_every = 0;
+  d.ckpt_every = 0;
+  d.grid_samples = 4;
+  d.out = w.root + "/drl";
+  EXPECT_FALSE(train_drl(d).diverged);
+  EvalConfig e = w.config(w.root + "/drl_eval");
+  e.checkpoint = d.out;
+  e.sampler.steps = -1;
+  e.num_samples = 6;
+  e.batch_size = 4;
+  e.metric_list = {"classifier_fid", "ood_auroc"};
+  e.ood_dataset = "mnist";
+  json::Value j = run_eval(e).record;
+  EXPECT_EQ(j.at("source").at("recipe").as_string(), "drl");
+  EXPECT_TRUE(j.at("ema").as_bool());
+  EXPECT_EQ(j.at("sampler").at("levels").as_int(), 3);
+  EXPECT_EQ(j.at("sampler").at("steps").as_int(), 2);
+  EXPECT_EQ(j.at("sampler").at("noise_scale").as_double(), 0.99);
+  EXPECT_EQ(j.at("metrics").at("ood_auroc").at("pixels").as_string(), "k/127.5 - 1");
+  EXPECT_TRUE(std::isfinite(j.at("results").at("classifier_fid").as_double()));
+  auto npz = io::read_npz(e.out + "/samples.npz");
+  EXPECT_EQ(npz[0].second.shape, (std::vector<int64_t>{6, 32, 32, 1}));
+  e.sampler.ema = "off";
+  EXPECT_FALSE(run_eval(e).record.at("ema").as_bool());
+  e.sampler.init = "buffer";
+  test::expect_error<ValueError>([&] { run_eval(e); }, {"DRL has no replay buffer"});
 }
 
 }  // namespace

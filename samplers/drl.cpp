@@ -126,9 +126,10 @@ std::pair<Tensor, Tensor> DrlLadder::q_sample_pairs(const Tensor& x, const Tenso
 
 Tensor DrlLadder::langevin(const Tensor& x_tilde, const Tensor& t, const DrlFn& f, Generator& gen) const {
   check_levels(t, x_tilde.size(0), "DrlLadder::langevin");
-  EBM_CHECK(x_tilde.dtype() == dtype_ && x_tilde.device() == device_, DTypeError,
-            "DrlLadder::langevin: x_tilde is ", x_tilde.description(), " but the ladder is ",
-            dtype_name(dtype_), " on ", device_);
+  EBM_CHECK(x_tilde.dtype() == dtype_, DTypeError, "DrlLadder::langevin: x_tilde is ", x_tilde.description(),
+            " but the ladder is ", dtype_name(dtype_));
+  EBM_CHECK(x_tilde.device() == device_, DeviceError, "DrlLadder::langevin: x_tilde is on ", x_tilde.device(),
+            " but the ladder on ", device_);
   Tensor y = x_tilde.detach().clone();
   const LangevinDrlInputs in{x_tilde.detach(), t, table_};
   const LangevinParams p = LangevinParams::drl(o_.noise_scale > 0);

@@ -276,6 +276,10 @@ TEST(DrlLoss, Errors) {
                                  {"DrlLadder::loss", "[B]"});
   test::expect_error<ValueError>([&] { ladder.loss(Tensor::zeros({3}), Tensor::zeros({3}), Tensor::zeros({3})); },
                                  {"levels t must be int64 [3]", "float32[3]"});
+  Generator gen(1);
+  test::expect_error<DTypeError>(
+      [&] { ladder.langevin(Tensor::zeros({2, 3}, DType::Float64), Tensor::zeros({2}, DType::Int64), quadratic({1}), gen); },
+      {"DrlLadder::langevin", "float64[2, 3]", "float32"});
   test::expect_error<ValueError>([] { DrlLadder l(DrlSchedule::make(6), {-1, 1.0}); }, {"mcmc_num_steps >= 0"});
   test::expect_error<ValueError>([] { DrlLadder l(DrlSchedule{}); }, {"not complete"});
 }

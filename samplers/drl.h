@@ -14,6 +14,9 @@
 //   y ← x̃; K times: y ← y + ½∇_y f(y,t) − r s_t²/(2σ²_{t+1})·(y − x̃) + λ s_t ε   (one fused
 //   langevin_step_ per step, core/ops/langevin.h, every sample at its own level); x_t = y/a'_{t+1}.
 //   The reference evaluates one more gradient after the last step and never uses it; we skip it.
+//   With DRL's every-forward spectral norm a training iteration thus runs K + 1 power iterations
+//   here (K chain gradients, one 2B loss forward) where the reference runs K + 3 (its K + 1
+//   gradients and two loss forwards); u converges either way.
 // Progressive sampling (§2.8): x_T ~ N(0, I); for t = T−1..0: x_t = chain(x_{t+1}, t); output x_0.
 // Loss (§2.6): y⁺ = a'_{t+1}·x_t, y⁻ = the chain's raw y; ℓ_b = w_t·(f(y⁻_b, t) − f(y⁺_b, t)),
 //   w_t = σ_1/σ_{t+1}; L = Σ_b ℓ_b / B. Raw f, not f/s_t² (the sampler's weighting differs).

@@ -12,12 +12,10 @@ parameter and u/v buffer. Eager; on a GPU also with torch.compile of f where tor
 Configurations as in the C++ program: 0 demo (1x32x32, ch 16, mult 1,2,2, 1 block, batch 32,
 K 30), 1 cifar_reduced (3x32x32, ch 128, mult 1,2,2,2, 2 blocks, batch 4, K 3), 2 cifar (8 blocks,
 batch 256, K 30; GPU only). Parts: langevin, loss, adam_ema.
-Timing: bench/reference/timing.py (median of >= 5 runs and >= min_seconds after 2 warm-ups);
-on a GPU the host clock around each call plus torch.cuda.synchronize().
+Command line and timing: bench/reference/step_twin.py (median of >= 5 runs and >= min_seconds
+after 2 warm-ups; on a GPU the host clock around each call plus torch.cuda.synchronize()).
 Run: /usr/bin/python3 bench/reference/drl_step_torch.py [--cpu] [--json out.json]
      [--configs 0,1] [--no-parts]"""
-import argparse
-import json
 import math
 import os
 import sys
@@ -28,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "reference"))
 from drl_models import NetResTemb2  # noqa: E402
-from timing import timeit_cpu  # noqa: E402
+from step_twin import run_twin  # noqa: E402
 
 CONFIGS = [
     dict(name="demo", channels=1, ch=16, ch_mult=(1, 2, 2), blocks=1, batch=32, steps=30),
@@ -89,7 +87,7 @@ class Trainer:
             y = y + half * g - tether * (y - x_next) + noise * torch.randn_like(y)
         self.t, self.x_t, self.y_neg = t, x_t, y.detach()
 
-    def loss_backward(self):
+    def loss(self):
         B, t = self.cfg["batch"], self.t
         y = torch.cat([self.per("a_prev", t) * self.x_t, self.y_neg])
         f = self.f(y, torch.cat([t, t]))
@@ -109,62 +107,14 @@ class Trainer:
 
     def step(self):
         self.langevin()
-        v = self.loss_backward()
+        v = self.loss()
         self.adam_ema()
         return v
 
 
-def time_fn(fn, device, min_seconds):
-    if device == "cpu":
-        return timeit_cpu(fn, min_seconds=min_seconds)
-
-    def synced():
-        fn()
-        torch.cuda.synchronize()
-    return timeit_cpu(synced, min_seconds=min_seconds)
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cpu", action="store_true", help="the CPU even where CUDA is available")
-    ap.add_argument("--configs", default=None, help="comma-separated config indices (default: "
-                    "0,1 on the CPU, 0,2 on a GPU)")
-    ap.add_argument("--no-parts", action="store_true")
-    ap.add_argument("--min-seconds", type=float, default=3.0)
-    ap.add_argument("--json", default=None, help="also write the rows here")
-    args = ap.parse_args()
-    use_cuda = torch.cuda.is_available() and not args.cpu
-    device = "cuda" if use_cuda else "cpu"
-    if not use_cuda:
-        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
-    where = torch.cuda.get_device_name(0) if use_cuda else f"cpu, threads {torch.get_num_threads()}"
-    print(f"# torch {torch.__version__}, {where}", flush=True)
-    configs = [int(c) for c in (args.configs or ("0,2" if use_cuda else "0,1")).split(",")]
-    variants = [("eager", False)]
-    if use_cuda and hasattr(torch, "compile"):
-        variants.append(("compiled", True))
-    suffix = "Gpu" if use_cuda else "Cpu"
-    rows = []
-    for ci in configs:
-        cfg = CONFIGS[ci]
-        for vname, comp in variants:
-            tr = Trainer(cfg, device, compile_f=comp)
-            tag = f"{cfg['name']} ch{cfg['ch']}x{cfg['blocks']} b{cfg['batch']} K{cfg['steps']} {vname}"
-
-            def report(name, sec):
-                rows.append(dict(name=name, variant=vname, config=cfg["name"], ms_per_iter=sec * 1e3,
-                                 images_per_s=cfg["batch"] / sec))
-                print(f"{name:<28} {sec * 1e3:10.1f} ms  {cfg['batch'] / sec:8.2f} images/s  {tag}", flush=True)
-
-            report(f"BM_Step{suffix}/config:{ci}", time_fn(tr.step, device, args.min_seconds))
-            if args.no_parts:
-                continue
-            parts = {"langevin": tr.langevin, "loss": tr.loss_backward, "adam_ema": tr.adam_ema}
-            for pi, pname in enumerate(PARTS):
-                report(f"BM_Part{suffix}/config:{ci}/part:{pi}", time_fn(parts[pname], device, min(args.min_seconds, 2.0)))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(dict(torch=torch.__version__, device=where, rows=rows), f, indent=1)
+    run_twin(CONFIGS, PARTS, lambda cfg, device, compiled: Trainer(cfg, device, compile_f=compiled),
+             lambda cfg: f"{cfg['name']} ch{cfg['ch']}x{cfg['blocks']} b{cfg['batch']} K{cfg['steps']}")
 
 
 if __name__ == "__main__":

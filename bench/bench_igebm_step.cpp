@@ -27,6 +27,7 @@
 
 #include "autograd/ops.h"
 #include "core/ops/random.h"
+#include "core/settings.h"
 #include "nn/grad_clip.h"
 #include "nn/igebm_models.h"
 #include "nn/optim.h"
@@ -80,6 +81,7 @@ struct Trainer {
   samplers::IgebmLangevinOptions lo;
 
   Trainer(const StepConfig& c, Device d) : cfg(c), device(d) {
+    set_allow_tf32(true);  // igebm_train's default (--tf32), as PyTorch allows it for cuDNN convs
     nn::IgebmModelOptions mo;
     mo.in_channels = c.channels;
     mo.image_size = 32;

@@ -3,12 +3,15 @@
 // loss per level, TensorBoard scalars and grids read back, PNG grids, checkpoints with the model,
 // Adam, the EMA and the sampling network), sampling mode writes PNG + .npz from each set of
 // weights, N steps equal N/2 + resume + N/2 bit for bit (EMA syncs on both sides of the resume),
-// the divergence guard stops without touching the last checkpoint, and bad flags are refused.
+// the divergence guard stops without touching the last checkpoint, Ctrl-C checkpoints and resumes,
+// and bad flags are refused.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
+#include "apps/common/interrupt.h"
 #include "apps/drl/drl_trainer.h"
 #include "core/io/npz.h"
 #include "core/io/png.h"
@@ -221,6 +224,28 @@ TEST(DrlApp, DivergenceStopsWithoutTouchingTheLastCheckpoint) {
   EXPECT_NE(r.message.find("diverged at step " + std::to_string(first_negative)), std::string::npos) << r.message;
   EXPECT_NE(r.message.find("last good checkpoint (step 3)"), std::string::npos) << r.message;
   EXPECT_EQ(fs::last_write_time(out + "/checkpoints/latest.safetensors"), before);
+  fs::remove_all(out);
+}
+
+// Ctrl-C (SIGINT) during step 1: the step finishes, grids and a checkpoint are written, and the
+// run continues from there with --resume.
+TEST(DrlApp, CtrlCCheckpointsAndResumes) {
+  const std::string out = temp_run("int");
+  install_interrupt_handler();
+  std::raise(SIGINT);
+  DrlOutcome r = train_drl(tiny(out));
+  reset_interrupted();
+  EXPECT_TRUE(r.interrupted);
+  EXPECT_EQ(r.last_step, 1);
+  EXPECT_NE(r.message.find("--resume " + out), std::string::npos) << r.message;
+  EXPECT_EQ(nn::Checkpoint::load(out + "/checkpoints/latest.safetensors").step, 1);
+  EXPECT_TRUE(fs::exists(out + "/samples/step_0000001.png"));
+  DrlConfig rest = tiny(out);
+  rest.resume = out;
+  DrlOutcome done = train_drl(rest);
+  EXPECT_FALSE(done.interrupted);
+  EXPECT_EQ(done.last_step, 6);
+  EXPECT_EQ(metrics(out).size(), 6u);
   fs::remove_all(out);
 }
 

@@ -155,6 +155,13 @@ std::string Flags::help() const {
   return s.str();
 }
 
+std::vector<std::string> Flags::given_names() const {
+  std::vector<std::string> names;
+  for (const auto& f : flags_)
+    if (f.given) names.push_back(f.name);
+  return names;
+}
+
 bool Flags::given(const std::string& name) const {
   for (const auto& f : flags_)
     if (f.name == name) return f.given;

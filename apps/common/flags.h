@@ -36,6 +36,7 @@ class Flags {
   bool parse(int argc, const char* const* argv);
   std::string help() const;
   bool given(const std::string& name) const;  // set on the command line (not a default)
+  std::vector<std::string> given_names() const;  // every flag set on the command line, in order
   // Every flag and its value, for config.json.
   json::Value to_json() const;
 

@@ -25,6 +25,7 @@ void RunOptions::declare_run_flags(Flags& f) {
 
 void RunOptions::finalize_run_flags(const Flags& f, const std::string& program) {
   auto fail = [&](const std::string& msg) { EBM_THROW(UsageError, program, ": ", msg); };
+  given = f.given_names();
   if (iters < 1) fail("--iters must be >= 1");
   if (log_every < 1) fail("--log-every must be >= 1");
   if (sample_every < 0 || ckpt_every < 0) fail("--sample-every and --ckpt-every must be >= 0");

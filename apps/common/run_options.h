@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "apps/common/flags.h"
 
@@ -28,6 +29,9 @@ struct RunOptions {
   // sampling mode
   bool sample = false;           // load a checkpoint and write samples instead of training
   int64_t num_samples = 64;
+  // The flags given on the command line (finalize_run_flags): with --resume they replace the run's
+  // saved settings (load_resume_checkpoint).
+  std::vector<std::string> given;
 
   RunOptions(std::string exp_name, int64_t iters, int64_t sample_every, int64_t ckpt_every)
       : exp(std::move(exp_name)), iters(iters), sample_every(sample_every), ckpt_every(ckpt_every) {}

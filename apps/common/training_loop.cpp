@@ -7,6 +7,23 @@
 
 namespace ebm::app {
 
+json::Value resume_settings(const std::string& program, const json::Value& saved, const json::Value& command,
+                            const std::vector<std::string>& given) {
+  json::Value merged = saved;
+  for (std::string name : given) {
+    std::string key = name;
+    for (char& c : key)
+      if (c == '-') c = '_';
+    const json::Value* now = command.find(key);
+    const json::Value* before = saved.find(key);
+    if (key == "iters" || !now || !before || *now == *before) continue;
+    std::printf("%s: resuming with --%s %s (the run had %s)\n", program.c_str(), name.c_str(), json::dump(*now).c_str(),
+                json::dump(*before).c_str());
+    merged.set(key, *now);
+  }
+  return merged;
+}
+
 TrainingLoop::TrainingLoop(const std::string& program, const RunOptions& o, int64_t step, int64_t images_per_step,
                            const json::Value& config, const std::string& banner, const std::string& resumed_from)
     : o_(o),

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "apps/common/progress.h"
 #include "apps/common/run_dir.h"
@@ -24,15 +25,21 @@ struct TrainOutcome {
   double last_loss = 0;
 };
 
+// The settings a resumed run continues with: the run's saved config.json values, except those of
+// flags given on this command line (--lr, --seed, ...: names with '-' read as '_'), which win and
+// are printed ("<program>: resuming with --lr 0.0001 (the run had 0.0005)").
+json::Value resume_settings(const std::string& program, const json::Value& saved, const json::Value& command,
+                            const std::vector<std::string>& given);
+
 // --resume: loads the checkpoint (its path into *path) and replaces cfg's settings by the run's
-// own (Config::from_json), keeping this command's --iters and everything from_json leaves alone
-// (device, logging, run directory).
+// own (Config::from_json of resume_settings), keeping this command's --iters, the flags it gives,
+// and everything from_json leaves alone (device, logging, run directory).
 template <class Config>
 nn::Checkpoint load_resume_checkpoint(const std::string& program, Config& cfg, std::string* path) {
   *path = resume_checkpoint_path(program, cfg.out_dir(), cfg.resume_iter);
   nn::Checkpoint ckpt = nn::Checkpoint::load(*path);
   Config saved = cfg;
-  saved.from_json(ckpt.config);
+  saved.from_json(resume_settings(program, ckpt.config, cfg.to_json(), cfg.given));
   saved.iters = cfg.iters;
   cfg = saved;
   return ckpt;

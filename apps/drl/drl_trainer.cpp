@@ -242,7 +242,7 @@ DrlOutcome train_drl(DrlConfig cfg) {
                           "loss " + std::to_string(loss_value) + " (NaN/inf or below -" + std::to_string(cfg.loss_bound) +
                               ", --loss-bound), mean f+ " + std::to_string(loss.f_pos) + ", mean f- " +
                               std::to_string(loss.f_neg),
-                          "try a lower --lr or --mcmc_step_size_b_square, or resume with another --seed.");
+                          "resume it with a lower --lr or --mcmc_step_size_b_square, or another --seed.");
     const double lr = schedule.at(r.optimizer->steps());
     r.optimizer->set_lr(lr);
     r.optimizer->zero_grad();

@@ -228,7 +228,7 @@ TEST(DrlApp, DivergenceStopsWithoutTouchingTheLastCheckpoint) {
 }
 
 // Ctrl-C (SIGINT) during step 1: the step finishes, grids and a checkpoint are written, and the
-// run continues from there with --resume.
+// run continues from there with --resume (here with another --lr, which replaces the saved one).
 TEST(DrlApp, CtrlCCheckpointsAndResumes) {
   const std::string out = temp_run("int");
   install_interrupt_handler();
@@ -242,10 +242,16 @@ TEST(DrlApp, CtrlCCheckpointsAndResumes) {
   EXPECT_TRUE(fs::exists(out + "/samples/step_0000001.png"));
   DrlConfig rest = tiny(out);
   rest.resume = out;
+  rest.lr = 5e-4;  // a flag given with --resume replaces the run's setting
+  rest.given = {"lr"};
   DrlOutcome done = train_drl(rest);
   EXPECT_FALSE(done.interrupted);
   EXPECT_EQ(done.last_step, 6);
-  EXPECT_EQ(metrics(out).size(), 6u);
+  const std::vector<json::Value> lines = metrics(out);
+  ASSERT_EQ(lines.size(), 6u);
+  EXPECT_EQ(lines[0].at("lr").as_double(), 0.0);
+  EXPECT_EQ(lines[5].at("lr").as_double(), 5e-4);
+  EXPECT_EQ(nn::Checkpoint::load(out + "/checkpoints/latest.safetensors").config.at("lr").as_double(), 5e-4);
   fs::remove_all(out);
 }
 

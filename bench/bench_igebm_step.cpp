@@ -3,7 +3,8 @@
 // spectral-norm power iteration → replay-buffer chain starts → K Langevin steps (∇ₓE by
 // ebm::grad, fused ops::langevin_step_) → buffer push → E⁺ and E⁻ forwards → contrastive loss →
 // backward → gradient norm → Adam (AdamOptions::igebm(), the official 3σ clip).
-// Counters: ms_per_iter (median iteration) and images_per_s (batch / that time). The parts are timed separately so a
+// Counters: ms_per_iter (median iteration, wall clock), images_per_s (batch / that time) and
+// cpu_ms_per_iter (median process CPU time, all threads). The parts are timed separately so a
 // regression can be located: BM_Part*/spectral_norm (refresh), /langevin (buffer draw, chain,
 // push), /loss (E⁺, E⁻, loss, backward, grad norm; the refresh's graph is reused), /adam.
 // Configurations (the first argument):
@@ -21,6 +22,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <vector>
@@ -140,6 +142,19 @@ struct Trainer {
   }
 };
 
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+double median_of(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size();
+  return m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+}
+
 int threads() {
 #if defined(_OPENMP)
   return omp_get_max_threads();
@@ -156,23 +171,26 @@ void time_step(benchmark::State& st, const StepConfig& c, Device d, F&& f,
   before();
   f();
   sync(d);
-  std::vector<double> times;
+  std::vector<double> times, cpu_times;
   for (auto _ : st) {
     before();
     sync(d);
+    const double c0 = process_cpu_seconds();
     auto t0 = std::chrono::steady_clock::now();
     f();
     sync(d);
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    cpu_times.push_back(process_cpu_seconds() - c0);
     st.SetIterationTime(dt);
     times.push_back(dt);
   }
   // The median iteration, as the twin reports (bench/reference/timing.py).
-  std::sort(times.begin(), times.end());
-  const size_t m = times.size();
-  const double median = m == 0 ? 0.0 : m % 2 ? times[m / 2] : 0.5 * (times[m / 2 - 1] + times[m / 2]);
+  const double median = median_of(times);
   st.counters["ms_per_iter"] = median * 1e3;
   st.counters["images_per_s"] = median > 0 ? c.batch / median : 0.0;
+  // CPU time of the whole process (all threads, spin-waits included), median per iteration:
+  // on a shared machine it does not count the time other processes held the cores.
+  st.counters["cpu_ms_per_iter"] = median_of(cpu_times) * 1e3;
   st.counters["threads"] = d.is_cuda() ? 0 : threads();
   st.SetLabel(std::string(c.name) + " " + c.model + " f" + std::to_string(c.filters) + " b" +
               std::to_string(c.batch) + " K" + std::to_string(c.steps));

@@ -2,7 +2,8 @@
 # One IGEBM training step, ours beside PyTorch's: runs bench/bench_igebm_step (Google Benchmark,
 # JSON) and its twin bench/reference/igebm_step_torch.py (Debian's /usr/bin/python3 with
 # python3-torch) with the same thread count, then prints ms per iteration and images/s side by side
-# for the step and its parts (spectral_norm, langevin, loss, adam).
+# for the step and its parts (spectral_norm, langevin, loss, adam), wall clock and process CPU
+# time (ratios below 1: ours is faster).
 # Usage: bench/run_igebm_step.sh [build-dir] [--gpu] [--no-parts]
 #   build-dir  default: build.  Threads: OMP_NUM_THREADS (default: nproc), used by both sides.
 #   --gpu      the GPU rows (BM_*Gpu; the twin on CUDA, eager and torch.compile where available)
@@ -60,22 +61,26 @@ for b in ebm["benchmarks"]:
     if not m:
         continue
     key = ("step" if m.group(1) == "Step" else parts[int(m.group(4))], int(m.group(3)))
-    ours[key] = (b["ms_per_iter"], b["images_per_s"], b.get("label", ""))
+    ours[key] = (b["ms_per_iter"], b["images_per_s"], b.get("cpu_ms_per_iter", 0.0))
 names = {0: "demo", 1: "cifar_reduced", 2: "cifar"}
 theirs = {}
 for r in torch["rows"]:
     m = re.match(r"BM_(Step|Part)(Cpu|Gpu)/config:(\d+)(?:/part:(\d+))?", r["name"])
     key = ("step" if m.group(1) == "Step" else parts[int(m.group(4))], int(m.group(3)))
-    theirs.setdefault(key, {})[r["variant"]] = (r["ms_per_iter"], r["images_per_s"])
-print(f"{'config':<14} {'what':<14} {'ebm ms':>10} {'ebm img/s':>10} {'torch ms':>10} {'torch img/s':>11} {'ebm/torch time':>15}")
+    theirs.setdefault(key, {})[r["variant"]] = (r["ms_per_iter"], r["images_per_s"],
+                                                r.get("cpu_ms_per_iter", 0.0))
+print("# wall: median ms per iteration and images/s; cpu: median process CPU ms per iteration")
+print(f"{'config':<14} {'what':<14} {'ebm ms':>10} {'ebm img/s':>10} {'ebm cpu':>10} "
+      f"{'torch ms':>10} {'torch img/s':>11} {'torch cpu':>10} {'wall ratio':>10} {'cpu ratio':>10}")
 order = ["step"] + parts
 for key in sorted(set(ours) | set(theirs), key=lambda k: (k[1], order.index(k[0]))):
     o = ours.get(key)
     for variant, t in sorted(theirs.get(key, {"eager": None}).items()):
         what = key[0] + ("" if variant == "eager" else f" ({variant})")
         cells = [f"{names.get(key[1], key[1]):<14}", f"{what:<14}"]
-        cells += [f"{o[0]:10.1f}", f"{o[1]:10.2f}"] if o else [f"{'-':>10}", f"{'-':>10}"]
-        cells += [f"{t[0]:10.1f}", f"{t[1]:11.2f}"] if t else [f"{'-':>10}", f"{'-':>11}"]
-        cells.append(f"{o[0] / t[0]:15.2f}" if o and t else f"{'-':>15}")
+        cells += [f"{o[0]:10.1f}", f"{o[1]:10.2f}", f"{o[2]:10.1f}"] if o else [f"{'-':>10}"] * 3
+        cells += [f"{t[0]:10.1f}", f"{t[1]:11.2f}", f"{t[2]:10.1f}"] if t else [f"{'-':>10}", f"{'-':>11}", f"{'-':>10}"]
+        cells.append(f"{o[0] / t[0]:10.2f}" if o and t else f"{'-':>10}")
+        cells.append(f"{o[2] / t[2]:10.2f}" if o and t and t[2] > 0 else f"{'-':>10}")
         print(" ".join(cells))
 EOF

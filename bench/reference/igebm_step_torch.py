@@ -14,13 +14,16 @@ unconditional, batch 64, K 20, buffer 2000, lr 1e-3), 1 cifar_reduced (3x32x32, 
 conditional 128 filters, batch 8, K 5),
 2 cifar (the same at batch 128, K 60; GPU only). Parts: spectral_norm, langevin, loss, adam.
 Timing: bench/reference/timing.py (median of >= 5 runs and >= min_seconds after 2 warm-ups);
-on a GPU the host clock around each call plus torch.cuda.synchronize().
+on a GPU the host clock around each call plus torch.cuda.synchronize(). Also the median process
+CPU time per call (all threads), as the C++ program's cpu_ms_per_iter.
 Run: /usr/bin/python3 bench/reference/igebm_step_torch.py [--cpu] [--json out.json]
      [--configs 0,1] [--no-parts]"""
 import argparse
 import json
 import os
+import statistics
 import sys
+import time
 
 import torch
 import torch.nn.functional as F
@@ -208,13 +211,18 @@ class Trainer:
 
 
 def time_fn(fn, device, min_seconds):
-    if device == "cpu":
-        return timeit_cpu(fn, min_seconds=min_seconds)
+    """Median wall time per call (timing.py) and median process CPU time per call (all threads;
+    on a shared machine it leaves out the time other processes held the cores)."""
+    cpu = []
 
-    def synced():
+    def timed():
+        c0 = time.process_time()
         fn()
-        torch.cuda.synchronize()
-    return timeit_cpu(synced, min_seconds=min_seconds)
+        if device != "cpu":
+            torch.cuda.synchronize()
+        cpu.append(time.process_time() - c0)
+    wall = timeit_cpu(timed, min_seconds=min_seconds)
+    return wall, statistics.median(cpu[2:])  # timeit_cpu's two warm-up calls left out
 
 
 def main():
@@ -247,12 +255,13 @@ def main():
             t = Trainer(cfg, device, compile_energy=comp)
             tag = f"{cfg['name']} {cfg['model']} f{cfg['filters']} b{cfg['batch']} K{cfg['steps']} {vname}"
 
-            def report(name, sec):
+            def report(name, times):
+                sec, cpu = times
                 row = dict(name=name, variant=vname, config=cfg["name"], ms_per_iter=sec * 1e3,
-                           images_per_s=cfg["batch"] / sec)
+                           images_per_s=cfg["batch"] / sec, cpu_ms_per_iter=cpu * 1e3)
                 rows.append(row)
-                print(f"{name:<28} {sec * 1e3:10.1f} ms  {cfg['batch'] / sec:8.2f} images/s  {tag}",
-                      flush=True)
+                print(f"{name:<28} {sec * 1e3:10.1f} ms  {cfg['batch'] / sec:8.2f} images/s  "
+                      f"cpu {cpu * 1e3:10.1f} ms  {tag}", flush=True)
 
             report(f"BM_Step{suffix}/config:{ci}", time_fn(t.step, device, args.min_seconds))
             if args.no_parts:
@@ -260,8 +269,8 @@ def main():
             parts = {"spectral_norm": t.refresh, "langevin": t.langevin,
                      "loss": lambda: t.loss_backward(retain_graph=True), "adam": t.opt.step}
             for pi, pname in enumerate(PARTS):
-                sec = time_fn(parts[pname], device, min(args.min_seconds, 2.0))
-                report(f"BM_Part{suffix}/config:{ci}/part:{pi}", sec)
+                report(f"BM_Part{suffix}/config:{ci}/part:{pi}",
+                       time_fn(parts[pname], device, min(args.min_seconds, 2.0)))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(torch=torch.__version__, device=where, rows=rows), f, indent=1)

@@ -21,7 +21,7 @@ namespace ebm::eval {
 
 // The classifier's architecture (the part of the file's config that builds the network).
 struct ClassifierArch {
-  int64_t depth = 10, widen_factor = 1, base_width = 16;
+  int64_t depth = 10, widen_factor = 2, base_width = 12;
   int64_t in_channels = 1, num_classes = 10;
   int64_t image_size = 32;
 

@@ -22,10 +22,10 @@ struct ClassifierConfig {
   int64_t test_limit = 0;        // use only the first N test images (0: all)
   // model: WRN-depth-widen with base width b (widths b, b·k, 2b·k, 4b·k)
   int64_t depth = 10;
-  int64_t widen_factor = 1;
-  int64_t base_width = 16;
+  int64_t widen_factor = 2;
+  int64_t base_width = 12;
   // optimisation
-  int64_t epochs = 5;
+  int64_t epochs = 6;
   int64_t batch_size = 128;
   double lr = 0.1;
   double momentum = 0.9;

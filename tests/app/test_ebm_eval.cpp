@@ -57,6 +57,7 @@ struct World {
     k.dataset = "mnist";
     k.data_dir = data;
     k.base_width = 4;
+    k.widen_factor = 1;
     k.epochs = 6;
     k.batch_size = 16;
     k.lr = 0.05;

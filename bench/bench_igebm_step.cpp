@@ -5,8 +5,9 @@
 // backward → gradient norm → Adam (AdamOptions::igebm(), the official 3σ clip).
 // Counters: ms_per_iter (median iteration, wall clock), images_per_s (batch / that time) and
 // cpu_ms_per_iter (median process CPU time, all threads). The parts are timed separately so a
-// regression can be located: BM_Part*/spectral_norm (refresh), /langevin (buffer draw, chain,
-// push), /loss (E⁺, E⁻, loss, backward, grad norm; the refresh's graph is reused), /adam.
+// regression can be located, BM_Part*/config:C/part:P with P = 0 spectral-norm refresh,
+// 1 Langevin (buffer draw, chain, push), 2 loss (E⁺, E⁻, loss, backward, grad norm; an untimed
+// refresh before each call), 3 Adam.
 // Configurations (the first argument):
 //   0 demo           scripts/run.sh's main job: Fashion-MNIST-shaped 1×32×32, resnet32_small,
 //                    16 filters, unconditional, batch 64, K = 20, buffer 2000, lr 1e-3

@@ -53,7 +53,10 @@ TEST(Samplers, IgebmChainWithoutNoiseIsProjectedClippedDescent) {
       a = std::min(1.0f, std::max(0.0f, a - 10.0f * g));
     }
   auto got = x.to_vector<float>();
-  for (size_t i = 0; i < h.size(); ++i) EXPECT_NEAR(got[i], h[i], 1e-6);
+  // The engine forms g through autograd ((x-mu)/s, squared, halved, differentiated) while the
+  // reference uses (a-mu)/s² directly: g differs by float rounding, which the step of 10 scales
+  // up over 5 steps whenever |g| is under the clip (failed ~1 run in 5 at 1e-6).
+  for (size_t i = 0; i < h.size(); ++i) EXPECT_NEAR(got[i], h[i], 1e-5);
 }
 
 TEST(Samplers, IgebmChainNoiseFollowsTheGenerator) {

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/io/atomic_file.h"
+#include "core/io/png.h"
 
 namespace ebm::app {
 
@@ -61,6 +62,12 @@ std::string RunDir::checkpoint_path(int64_t step) const {
 std::string RunDir::latest_checkpoint() const { return dir_ + "/checkpoints/latest.safetensors"; }
 
 bool RunDir::has_checkpoint() const { return fs::exists(latest_checkpoint()); }
+
+void RunDir::write_grid(const io::Image8& grid, int64_t step, const std::string& file_tag,
+                        const std::string& event_tag) {
+  io::write_png(sample_path(step, file_tag), grid);
+  events_->add_image(event_tag, grid, step);
+}
 
 void RunDir::write_config(const json::Value& config) const {
   json::DumpOptions o;

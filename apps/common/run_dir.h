@@ -35,6 +35,9 @@ class RunDir {
   // Appends one line (must be an object with "step") and mirrors its numbers to TensorBoard.
   void log_metrics(const json::Value& metrics);
   io::EventWriter& events() { return *events_; }
+  // A sample grid of `step`: samples/[file_tag_]step_N.png and the TensorBoard image `event_tag`.
+  void write_grid(const io::Image8& grid, int64_t step, const std::string& file_tag,
+                  const std::string& event_tag);
 
  private:
   std::string dir_;

@@ -189,14 +189,12 @@ void write_grids(Run& r, RunDir& dir) {
                                           gen, &trace);
   net.train(was_training);
   io::Image8 grid = io::make_grid(x, -1.0, 1.0);
-  io::write_png(dir.sample_path(r.step), grid);
-  dir.events().add_image("samples/progressive", grid, r.step);
+  dir.write_grid(grid, r.step, "", "samples/progressive");
   const int64_t cols = std::min<int64_t>(8, r.cfg.grid_samples);
   std::vector<Tensor> rows;
   for (const Tensor& level : trace) rows.push_back(level.slice(0, cols));
   io::Image8 prog = io::make_grid(ops::concat(rows, 0), -1.0, 1.0, static_cast<int>(cols));
-  io::write_png(dir.sample_path(r.step, "progression"), prog);
-  dir.events().add_image("samples/progression", prog, r.step);
+  dir.write_grid(prog, r.step, "progression", "samples/progression");
 }
 
 }  // namespace

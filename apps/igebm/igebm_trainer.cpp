@@ -134,15 +134,13 @@ void restore(Run& r, const nn::Checkpoint& c, const std::string& path) {
 
 void write_samples(Run& r, RunDir& dir, const Tensor& negatives) {
   io::Image8 grid = io::make_grid(negatives.slice(0, std::min<int64_t>(64, negatives.size(0))), 0.0, 1.0);
-  io::write_png(dir.sample_path(r.step), grid);
-  dir.events().add_image("samples/negatives", grid, r.step);
+  dir.write_grid(grid, r.step, "", "samples/negatives");
   if (r.buffer->size() > 0) {
     Generator g(r.step);  // a look at the buffer must not move the training streams
     samplers::ReplaySample s = r.buffer->sample(std::min<int64_t>(64, r.cfg.batch_size), 0.0, g, Device::cpu());
     if (s.fresh == 0) {
       io::Image8 b = io::make_grid(s.images, 0.0, 1.0);
-      io::write_png(dir.sample_path(r.step, "buffer"), b);
-      dir.events().add_image("samples/buffer", b, r.step);
+      dir.write_grid(b, r.step, "buffer", "samples/buffer");
     }
   }
 }

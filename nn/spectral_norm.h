@@ -60,6 +60,7 @@ class SpectralNorm {
   // OncePerIteration: the cached W/σ that forwards use until the next refresh.
   void set_cached(Tensor w) { cached_ = std::move(w); }
   void clear_cache() { cached_ = Tensor(); }
+  const Tensor& cached() const { return cached_; }  // undefined before a refresh
   const SpectralNormOptions& options() const { return o_; }
   const Tensor& u() const { return *u_; }
   const Tensor& v() const { return *v_; }

@@ -36,6 +36,7 @@ void IgebmConfig::declare(Flags& f) {
   declare_run_flags(f);
   f.add("energy-bound", &energy_bound, "stop as diverged when |mean E| exceeds this");
   f.add("sample-steps", &sample_steps, "sampling mode: Langevin steps (0: --num_steps)");
+  f.add("cuda-graph", &cuda_graph, "replay the K-step chain as a CUDA graph on the GPU; ignored on the CPU");
 }
 
 void IgebmConfig::finalize(const Flags& f) {
@@ -52,6 +53,11 @@ void IgebmConfig::finalize(const Flags& f) {
   if (buffer_size < batch_size) fail("--buffer_size must be at least --batch_size");
   if (!(energy_bound > 0)) fail("--energy-bound must be > 0");
   if (sample_steps == 0) sample_steps = num_steps;
+  // A capture draws the dropout masks once: every replay of the chain would reuse them.
+  if (cuda_graph && nn::igebm_architecture(model, nn::IgebmModelOptions()).dropout > 0)
+    fail("--cuda-graph cannot be used with --model " + model +
+         " (--large_model): its dropout is active in training, and the masks drawn in the captured chain "
+         "would repeat at every replay");
   finalize_run_flags(f, "igebm_train");
 }
 
@@ -81,6 +87,7 @@ json::Value IgebmConfig::to_json() const {
   v.set("seed", seed);
   v.set("iters", iters);
   v.set("limit", limit);
+  v.set("cuda_graph", cuda_graph);
   return v;
 }
 
@@ -108,6 +115,7 @@ void IgebmConfig::from_json(const json::Value& v) {
   adam_clip = v.at("adam_clip").as_string();
   seed = v.at("seed").as_int();
   limit = v.at("limit").as_int();
+  if (const json::Value* g = v.find("cuda_graph")) cuda_graph = g->as_bool();  // absent in older runs
 }
 
 }  // namespace ebm::app

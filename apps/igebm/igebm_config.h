@@ -48,6 +48,7 @@ struct IgebmConfig : RunOptions {
   // run (device, out, exp, resume, iters, seed, cadence, limit, sample, num_samples: RunOptions)
   double energy_bound = 1e4;     // divergence guard on |mean E|
   int64_t sample_steps = 0;      // sampling mode: Langevin steps (0: num_steps)
+  bool cuda_graph = false;       // replay the K-step chain as a CUDA graph (cuda devices only)
 
   IgebmConfig() : RunOptions("igebm", 100000, 500, 1000) {}
   void declare(Flags& flags);

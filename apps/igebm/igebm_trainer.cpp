@@ -14,6 +14,7 @@
 #include "nn/grad_clip.h"
 #include "nn/igebm_models.h"
 #include "nn/optim.h"
+#include "samplers/chain_graph.h"
 #include "samplers/langevin.h"
 #include "samplers/losses.h"
 #include "samplers/replay_buffer.h"
@@ -145,6 +146,27 @@ void write_samples(Run& r, RunDir& dir, const Tensor& negatives) {
   }
 }
 
+// For one chain, the layers' W/σ become the given tensors (the graph's buffers); put back after.
+class CachedWeightsSwap {
+ public:
+  CachedWeightsSwap(const std::vector<nn::SpectralNorm*>& layers, const std::vector<Tensor>& w, size_t first)
+      : layers_(layers) {
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      saved_.push_back(layers_[i]->cached());
+      layers_[i]->set_cached(w.at(first + i));
+    }
+  }
+  ~CachedWeightsSwap() {
+    for (size_t i = 0; i < layers_.size(); ++i) layers_[i]->set_cached(saved_[i]);
+  }
+  CachedWeightsSwap(const CachedWeightsSwap&) = delete;
+  CachedWeightsSwap& operator=(const CachedWeightsSwap&) = delete;
+
+ private:
+  const std::vector<nn::SpectralNorm*>& layers_;
+  std::vector<Tensor> saved_;
+};
+
 }  // namespace
 
 IgebmOutcome train_igebm(IgebmConfig cfg) {
@@ -174,6 +196,20 @@ IgebmOutcome train_igebm(IgebmConfig cfg) {
   bt.random_flip = cfg.random_flip;
   const uint64_t batch_seed = stream_seed(cfg.seed, kBatchNoise);
   Tensor negatives;
+  // --cuda-graph: the chain's inputs are the labels and, under the once-per-iteration schedule,
+  // every layer's W/σ, which refresh_spectral_norm makes anew each iteration; a graph reads them
+  // from buffers it owns, so the chain swaps those in. The other weights are updated in place.
+  const std::vector<nn::SpectralNorm*> sn_layers =
+      once_per_iteration ? nn::spectral_norms(*r.model) : std::vector<nn::SpectralNorm*>{};
+  samplers::GraphedChain graphed(
+      [&](Tensor& x, const std::vector<Tensor>& in) {
+        CachedWeightsSwap swap(sn_layers, in, 1);
+        const Tensor& labels = in[0];
+        return samplers::igebm_langevin_(x, [&](const Tensor& v) { return r.model->forward(v, labels); }, lo,
+                                         r.langevin_gen);
+      },
+      r.langevin_gen, cfg.cuda_graph);
+  std::vector<Tensor> chain_inputs;
 
   while (r.step < cfg.iters) {
     const int64_t step = r.step + 1;
@@ -186,8 +222,15 @@ IgebmOutcome train_igebm(IgebmConfig cfg) {
     } else {
       negatives = ops::uniform(batch.images.shape(), r.buffer_gen, 0.0, 1.0, DType::Float32, r.device);
     }
-    auto energy = [&](const Tensor& x) { return r.model->forward(x, labels); };
-    Tensor chain_grad = samplers::igebm_langevin_(negatives, energy, lo, r.langevin_gen);
+    Tensor chain_grad;
+    if (cfg.cuda_graph) {
+      chain_inputs.assign({labels});
+      for (nn::SpectralNorm* sn : sn_layers) chain_inputs.push_back(sn->cached());
+      chain_grad = graphed.run_(negatives, chain_inputs);
+    } else {
+      auto energy = [&](const Tensor& x) { return r.model->forward(x, labels); };
+      chain_grad = samplers::igebm_langevin_(negatives, energy, lo, r.langevin_gen);
+    }
     r.buffer->push(negatives);
     Tensor e_pos = r.model->forward(batch.images, labels);
     Tensor e_neg = r.model->forward(negatives.detach(), labels);

@@ -1,7 +1,9 @@
 // igebm_train end to end on a tiny synthetic MNIST-format dataset: the loss falls, every output
 // parses (config.json, metrics.jsonl, TensorBoard events read back, PNG decodes, checkpoint
 // loads), N steps equal N/2 + resume + N/2 bit for bit, sampling mode writes PNG and .npz,
-// divergence stops cleanly, and bad flags are refused before any work.
+// divergence stops cleanly, and bad flags are refused before any work. --cuda-graph parses, is
+// refused with the dropout model, and leaves a CPU run's weights bit for bit (on a GPU: a graphed
+// run equals the eager one; skipped without a device).
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -9,6 +11,7 @@
 #include <fstream>
 
 #include "apps/igebm/igebm_trainer.h"
+#include "core/device_hooks.h"
 #include "core/io/npz.h"
 #include "core/io/png.h"
 #include "core/io/tensorboard.h"
@@ -126,6 +129,19 @@ TEST(IgebmApp, TrainsAndWritesEveryOutput) {
   fs::remove_all(out);
 }
 
+// The latest checkpoints of two runs hold the same tensors (weights, Adam, buffer) and streams.
+void expect_same_checkpoints(const std::string& a, const std::string& b) {
+  nn::Checkpoint ca = nn::Checkpoint::load(a + "/checkpoints/latest.safetensors"),
+                 cb = nn::Checkpoint::load(b + "/checkpoints/latest.safetensors");
+  ASSERT_EQ(ca.tensors().size(), cb.tensors().size());
+  for (size_t i = 0; i < ca.tensors().size(); ++i) {
+    EXPECT_EQ(ca.tensors()[i].first, cb.tensors()[i].first);
+    EXPECT_EQ(ca.tensors()[i].second.to_vector<double>(), cb.tensors()[i].second.to_vector<double>())
+        << ca.tensors()[i].first;
+  }
+  EXPECT_EQ(ca.rng, cb.rng);
+}
+
 TEST(IgebmApp, ResumeIsBitIdenticalOnTheCpu) {
   std::string a = temp_run("a"), b = temp_run("b");
   train_igebm(tiny(a));
@@ -136,15 +152,7 @@ TEST(IgebmApp, ResumeIsBitIdenticalOnTheCpu) {
   rest.resume = b;
   IgebmOutcome r = train_igebm(rest);
   EXPECT_EQ(r.last_step, 12);
-  nn::Checkpoint ca = nn::Checkpoint::load(a + "/checkpoints/latest.safetensors"),
-                 cb = nn::Checkpoint::load(b + "/checkpoints/latest.safetensors");
-  ASSERT_EQ(ca.tensors().size(), cb.tensors().size());
-  for (size_t i = 0; i < ca.tensors().size(); ++i) {
-    EXPECT_EQ(ca.tensors()[i].first, cb.tensors()[i].first);
-    EXPECT_EQ(ca.tensors()[i].second.to_vector<double>(), cb.tensors()[i].second.to_vector<double>())
-        << ca.tensors()[i].first;
-  }
-  EXPECT_EQ(ca.rng, cb.rng);
+  expect_same_checkpoints(a, b);
   // The resumed run's log is the uninterrupted run's, step for step.
   std::ifstream la(a + "/metrics.jsonl"), lb(b + "/metrics.jsonl");
   std::string x, y;
@@ -175,16 +183,18 @@ TEST(IgebmApp, DivergenceStopsWithoutTouchingTheLastCheckpoint) {
   fs::remove_all(out);
 }
 
+// The config a command line gives (as main does: declare, parse, finalize).
+IgebmConfig parse(std::vector<const char*> args) {
+  IgebmConfig c;
+  Flags f("igebm_train", "test");
+  c.declare(f);
+  args.insert(args.begin(), "igebm_train");
+  f.parse(static_cast<int>(args.size()), args.data());
+  c.finalize(f);
+  return c;
+}
+
 TEST(IgebmApp, FlagErrorsNameTheFlag) {
-  auto parse = [](std::vector<const char*> args) {
-    IgebmConfig c;
-    Flags f("igebm_train", "test");
-    c.declare(f);
-    args.insert(args.begin(), "igebm_train");
-    f.parse(static_cast<int>(args.size()), args.data());
-    c.finalize(f);
-    return c;
-  };
   test::expect_error<UsageError>([&] { parse({"--step-lr", "3"}); }, {"unknown flag --step-lr", "--step_lr"});
   test::expect_error<UsageError>([&] { parse({"--num_steps", "x"}); }, {"--num_steps", "integer"});
   test::expect_error<UsageError>([&] { parse({"--dataset", "svhn"}); }, {"--dataset", "fashion-mnist"});
@@ -201,6 +211,60 @@ TEST(IgebmApp, FlagErrorsNameTheFlag) {
   IgebmConfig missing = tiny("/nonexistent/run");
   missing.data_dir = "/nonexistent/data";
   test::expect_error<IOError>([&] { train_igebm(missing); }, {"/nonexistent/data", "--data-dir"});
+}
+
+TEST(IgebmApp, CudaGraphFlagParsesAndRefusesTheDropoutModel) {
+  EXPECT_FALSE(parse({}).cuda_graph);
+  EXPECT_TRUE(parse({"--cuda-graph", "--model", "resnet32_wider"}).cuda_graph);
+  EXPECT_FALSE(parse({"--no-cuda-graph"}).cuda_graph);
+  test::expect_error<UsageError>([&] { parse({"--cuda-graph", "--large_model"}); },
+                                 {"--cuda-graph", "--large_model", "dropout", "repeat at every replay"});
+  test::expect_error<UsageError>([&] { parse({"--model", "resnet32_large", "--cuda-graph"}); },
+                                 {"--cuda-graph", "--model resnet32_large", "dropout"});
+  // config.json records it, and a resumed run reads it back (older runs without it keep the default).
+  IgebmConfig c = parse({"--cuda-graph"});
+  EXPECT_TRUE(c.to_json().at("cuda_graph").as_bool());
+  IgebmConfig back;
+  back.from_json(c.to_json());
+  EXPECT_TRUE(back.cuda_graph);
+  json::Value old = c.to_json();
+  old.set("cuda_graph", false);
+  back.from_json(old);
+  EXPECT_FALSE(back.cuda_graph);
+}
+
+// Two tiny conditional runs, without and with --cuda-graph, under both spectral-norm schedules:
+// the same weights, Adam state, buffer and streams, bit for bit; no capture failed.
+void expect_cuda_graph_changes_nothing(const std::string& device) {
+  for (const char* schedule : {"iteration", "forward"}) {
+    SCOPED_TRACE(schedule);
+    std::string a = temp_run("eager"), b = temp_run("graph");
+    IgebmConfig c = tiny(a);
+    c.device = device;
+    c.iters = 6;
+    c.cclass = true;
+    c.sn_schedule = schedule;
+    train_igebm(c);
+    c.out = b;
+    c.cuda_graph = true;
+    ::testing::internal::CaptureStderr();
+    train_igebm(c);
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(err.find("capture of the chain failed"), std::string::npos) << err;
+    expect_same_checkpoints(a, b);
+    fs::remove_all(a);
+    fs::remove_all(b);
+  }
+}
+
+// On the CPU the flag runs the chain through samplers::GraphedChain eagerly (the labels and the
+// layers' W/σ as its inputs).
+TEST(IgebmApp, CudaGraphIsIgnoredOnTheCpu) { expect_cuda_graph_changes_nothing("cpu"); }
+
+// The one-command check of the wiring on a GPU: capture at step 2, replays after.
+TEST(IgebmApp, CudaGraphRunEqualsTheEagerRunOnTheGpu) {
+  if (device_hooks::cuda_device_count() == 0) GTEST_SKIP() << device_hooks::cuda_unavailable_reason();
+  expect_cuda_graph_changes_nothing("cuda");
 }
 
 }  // namespace

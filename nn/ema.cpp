@@ -1,6 +1,7 @@
 // Exponential moving average of parameters (nn/ema.h; DRL, specs/igebm-drl.md §2.7).
 #include "nn/ema.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -25,7 +26,8 @@ void check_like(const Tensor& s, const Tensor& t, const std::string& name, const
 
 }  // namespace
 
-Ema::Ema(const NamedTensors& tensors, double decay, EmaForm form) : decay_(decay), form_(form) {
+Ema::Ema(const NamedTensors& tensors, double decay, EmaForm form, bool warmup)
+    : decay_(decay), form_(form), warmup_(warmup) {
   EBM_CHECK(decay >= 0 && decay <= 1, ValueError, "Ema: decay must lie in [0, 1], got ", decay);
   std::set<std::string> names;
   for (const auto& [name, t] : tensors) {
@@ -49,9 +51,16 @@ void Ema::update(const NamedTensors& tensors) {
     EBM_CHECK(t.device() == shadows_[i].second.device(), DeviceError, op, ": '", name, "' is on ",
               t.device(), " but its average on ", shadows_[i].second.device());
   }
+  const double decay = next_decay();
   for (size_t i = 0; i < tensors.size(); ++i)
-    ops::ema_update_(shadows_[i].second, tensors[i].second, decay_, form_);
+    ops::ema_update_(shadows_[i].second, tensors[i].second, decay, form_);
   ++updates_;
+}
+
+double Ema::next_decay() const {
+  if (!warmup_) return decay_;
+  const double n = static_cast<double>(updates_);
+  return std::min(decay_, (1.0 + n) / (10.0 + n));
 }
 
 void Ema::copy_to(const NamedTensors& targets) const {

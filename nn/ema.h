@@ -2,6 +2,8 @@
 // too), specs/igebm-drl.md §2.7: after every optimizer step, s ← s − (s − p)·(1 − decay), the
 // update of tf.train.ExponentialMovingAverage (decay 0.999, no num_updates warm-up), or the
 // lerp form decay·s + (1 − decay)·p; one fused in-place kernel per tensor (core/ops/optim.h).
+// Optional warm-up (TF's num_updates argument): update n (0-based) uses min(decay, (1+n)/(10+n)),
+// so the averages of a short run are not dominated by the initial weights.
 // DRL copies the averages into a second, sampling network only every 5 000 iterations
 // (EmaSyncPolicy); samples in between come from a stale copy, as in the reference.
 //
@@ -24,7 +26,7 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;  // as nn/modu
 
 class Ema {
  public:
-  Ema(const NamedTensors& tensors, double decay = 0.999, EmaForm form = EmaForm::Tf);
+  Ema(const NamedTensors& tensors, double decay = 0.999, EmaForm form = EmaForm::Tf, bool warmup = false);
 
   // One EMA step with the current values, which must have the constructor's names, in its order,
   // shapes, dtypes and devices (errors name the tensor).
@@ -36,6 +38,9 @@ class Ema {
 
   const NamedTensors& shadows() const { return shadows_; }
   double decay() const { return decay_; }
+  bool warmup() const { return warmup_; }
+  // The decay the next update uses (decay(), or the warm-up's smaller value).
+  double next_decay() const;
   EmaForm form() const { return form_; }
   int64_t updates() const { return updates_; }
 
@@ -49,6 +54,7 @@ class Ema {
   NamedTensors shadows_;
   double decay_;
   EmaForm form_;
+  bool warmup_;
   int64_t updates_ = 0;
 };
 

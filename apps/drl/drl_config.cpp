@@ -35,6 +35,8 @@ void DrlConfig::declare(Flags& f) {
   f.add("weight_decay", &weight_decay, "coupled L2 weight decay (the PyTorch port: 5e-4)");
   f.add("ma_decay", &ma_decay, "EMA decay of the weights and spectral-norm vectors");
   f.add("ema", &ema, "keep an EMA of the weights for sampling (the PyTorch port has none)");
+  f.add("ema_warmup", &ema_warmup,
+        "EMA decay min(ma_decay, (1+n)/(10+n)) after n updates (TF's num_updates; official: off)");
   f.add("ema_sync_every", &ema_sync_every, "copy the EMA into the sampling network every N iterations (official 5000)");
   declare_run_flags(f);
   f.add("grid-samples", &grid_samples, "images in the in-training sample grids");
@@ -115,6 +117,7 @@ json::Value DrlConfig::to_json() const {
   v.set("weight_decay", weight_decay);
   v.set("ma_decay", ma_decay);
   v.set("ema", ema);
+  v.set("ema_warmup", ema_warmup);
   v.set("ema_sync_every", ema_sync_every);
   v.set("seed", seed);
   v.set("iters", iters);
@@ -146,6 +149,8 @@ void DrlConfig::from_json(const json::Value& v) {
   weight_decay = v.at("weight_decay").as_double();
   ma_decay = v.at("ma_decay").as_double();
   ema = v.at("ema").as_bool();
+  const json::Value* warm = v.find("ema_warmup");  // absent in checkpoints written before the flag
+  ema_warmup = warm && warm->as_bool();
   ema_sync_every = v.at("ema_sync_every").as_int();
   seed = v.at("seed").as_int();
   limit = v.at("limit").as_int();

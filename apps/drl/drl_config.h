@@ -46,6 +46,7 @@ struct DrlConfig : RunOptions {
   double weight_decay = 0.0;       // the port's coupled L2 (5e-4); official 0
   double ma_decay = 0.999;         // EMA decay (TF form)
   bool ema = true;                 // false: no EMA (the port), grids from the trained network
+  bool ema_warmup = false;         // TF's num_updates warm-up of the decay (short runs)
   int64_t ema_sync_every = 5000;   // copy the EMA into the sampling network every N iterations
   // run (device, out, exp, resume, iters, seed, cadence, limit, sample, num_samples: RunOptions)
   int64_t grid_samples = 64;       // images in the in-training sample grids

@@ -2,6 +2,7 @@
 // by hand in the element type (same operations, same order: the same bits), the DRL flow
 // (average after every step, copy into a sampling network every N iterations), state_dict
 // round trips and the errors.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -73,6 +74,34 @@ TEST(Ema, ShadowsStartAsCopies) {
   copy.update({{"w", w}});
   EXPECT_EQ(frozen.shadows()[0].second.to_vector<float>(), before);
   EXPECT_EQ(copy.shadows()[0].second.to_vector<float>(), w.to_vector<float>());
+}
+
+// TF's num_updates warm-up: update n uses min(decay, (1+n)/(10+n)) (0.1, 0.182, ... up to decay),
+// and a restored average goes on from its update count.
+TEST(Ema, WarmupUsesTheTfNumUpdatesDecay) {
+  const double decay = 0.99;
+  Tensor w = test::randn({6}, DType::Float64);
+  NamedTensors tensors = {{"w", w}};
+  Ema ema(tensors, decay, EmaForm::Tf, /*warmup=*/true);
+  EXPECT_TRUE(ema.warmup());
+  std::vector<double> ref = w.to_vector<double>();
+  for (int n = 0; n < 300; ++n) {
+    const double d = std::min(decay, (1.0 + n) / (10.0 + n));
+    ASSERT_EQ(ema.next_decay(), d) << "update " << n;
+    w.copy_(test::randn({6}, DType::Float64));
+    ema.update(tensors);
+    const std::vector<double> v = w.to_vector<double>();
+    for (size_t i = 0; i < v.size(); ++i) ref[i] = ref[i] - (ref[i] - v[i]) * (1.0 - d);
+    ASSERT_TRUE(same_bits(ref, ema.shadows()[0].second)) << "update " << n;
+  }
+  EXPECT_EQ(ema.next_decay(), 301.0 / 310.0) << "still warming up: (1+n)/(10+n) reaches 0.99 at n = 890";
+  EXPECT_EQ(Ema(tensors, 0.9, EmaForm::Tf, true).next_decay(), 0.1) << "the first update keeps 10 % of the start";
+  Ema restored(tensors, decay, EmaForm::Tf, true);
+  NamedTensors saved;
+  for (const auto& [name, t] : ema.state_dict()) saved.emplace_back(name, t.clone());
+  restored.load_state_dict(saved);
+  EXPECT_EQ(restored.next_decay(), ema.next_decay());
+  EXPECT_EQ(Ema(tensors, decay).next_decay(), decay) << "no warm-up: the official constant decay";
 }
 
 // DRL's schedule: average after every step, copy into the sampling network only when due.

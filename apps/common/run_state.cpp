@@ -54,12 +54,13 @@ nn::Checkpoint load_app_checkpoint(const std::string& path, const std::string& a
   return c;
 }
 
-std::string write_sample_files(const std::string& dir, int64_t step, const Tensor& images, double lo, double hi) {
+std::string write_sample_files(const std::string& dir, int64_t step, const Tensor& images, double lo, double hi,
+                               io::Quantize q) {
   const std::string png = dir + "/samples/sample_step_" + step_name(step) + ".png";
   const std::string npz = dir + "/samples_step_" + step_name(step) + ".npz";
   std::filesystem::create_directories(dir + "/samples");
   io::write_png(png, io::make_grid(images, lo, hi, 8));
-  io::write_npz(npz, {{"arr_0", io::uint8_images(io::to_uint8_nhwc(images, lo, hi), images.size(0), images.size(2),
+  io::write_npz(npz, {{"arr_0", io::uint8_images(io::to_uint8_nhwc(images, lo, hi, q), images.size(0), images.size(2),
                                                  images.size(3), images.size(1))}});
   return png + " and " + npz;
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/io/image_grid.h"
 #include "data/batches.h"
 #include "nn/checkpoint.h"
 
@@ -31,7 +32,9 @@ std::string checkpoint_file(const std::string& program, const std::string& check
 nn::Checkpoint load_app_checkpoint(const std::string& path, const std::string& app);
 
 // Writes the sampling mode's PNG grid (8 columns) and .npz of images [N, C, H, W] with pixel
-// range [lo, hi]; returns "<png> and <npz>".
-std::string write_sample_files(const std::string& dir, int64_t step, const Tensor& images, double lo, double hi);
+// range [lo, hi]; the .npz bytes are quantised by `q` (the recipe's reference rule); returns
+// "<png> and <npz>".
+std::string write_sample_files(const std::string& dir, int64_t step, const Tensor& images, double lo, double hi,
+                               io::Quantize q);
 
 }  // namespace ebm::app

@@ -119,7 +119,7 @@ void build(Run& r) {
   ao.weight_decay = c.weight_decay;  // coupled L2, as the port's torch.optim.Adam
   r.optimizer = std::make_unique<nn::Adam>(r.model->named_parameters(), ao);
   if (c.ema) {
-    r.ema = std::make_unique<nn::Ema>(ema_tensors(*r.model), c.ma_decay);
+    r.ema = std::make_unique<nn::Ema>(ema_tensors(*r.model), c.ma_decay, EmaForm::Tf, c.ema_warmup);
     r.sampling = make_model(c, r.data.channels, nullptr);
     r.sampling->to(r.device);
     r.sampling->load_state_dict(r.model->state_dict());
@@ -327,7 +327,8 @@ std::string sample_drl(DrlConfig cfg) {
     std::printf("drl_train: sampled %lld / %lld\n", static_cast<long long>(done), static_cast<long long>(cfg.num_samples));
     std::fflush(stdout);
   }
-  return write_sample_files(cfg.out_dir(), m.checkpoint.step, ops::concat(parts, 0), -1.0, 1.0);
+  return write_sample_files(cfg.out_dir(), m.checkpoint.step, ops::concat(parts, 0), -1.0, 1.0,
+                            io::Quantize::Truncate);  // the official tf.cast of clip((x+1)·127.5)
 }
 
 }  // namespace ebm::app

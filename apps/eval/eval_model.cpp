@@ -73,6 +73,7 @@ class IgebmEval : public EvalModel {
   std::string dataset() const override { return m_.config.dataset; }
   std::string data_dir() const override { return m_.config.data_dir; }
   std::pair<double, double> pixel_range() const override { return {0.0, 1.0}; }
+  io::Quantize quantize() const override { return io::Quantize::Round; }
   data::PixelScale data_scale() const override {
     return m_.config.dequantize ? data::PixelScale::Dequantized256 : data::PixelScale::Unit255;
   }
@@ -180,6 +181,7 @@ class DrlEval : public EvalModel {
   std::string dataset() const override { return m_.config.dataset; }
   std::string data_dir() const override { return m_.config.data_dir; }
   std::pair<double, double> pixel_range() const override { return {-1.0, 1.0}; }
+  io::Quantize quantize() const override { return io::Quantize::Truncate; }  // the official export
   data::PixelScale data_scale() const override { return data::PixelScale::Symmetric; }
   Device device() const override { return m_.device; }
   Tensor sample(int64_t, int64_t n, Generator& gen) override {

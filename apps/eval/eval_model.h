@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "core/io/image_grid.h"
 #include "core/io/json.h"
 #include "core/random.h"
 #include "core/tensor.h"
@@ -42,6 +43,8 @@ class EvalModel {
   // The range of the samples (IGEBM: [0, 1], DRL: [-1, 1]) and the transform it was trained on.
   virtual std::pair<double, double> pixel_range() const = 0;
   virtual data::PixelScale data_scale() const = 0;
+  // How samples become uint8 (IGEBM: rounded; DRL: truncated as the official export).
+  virtual io::Quantize quantize() const = 0;
   // Samples first_index ... first_index + n - 1 (a conditional model gets labels i mod K):
   // [n, C, S, S] on the model's device, in pixel_range().
   virtual Tensor sample(int64_t first_index, int64_t n, Generator& gen) = 0;

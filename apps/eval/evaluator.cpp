@@ -139,6 +139,7 @@ class Evaluator {
     rec_.set("source", src);
     rec_.set("sampler", model_->sampler_settings());
     rec_.set("ema", model_->ema());
+    rec_.set("uint8_quantization", model_->quantize() == io::Quantize::Truncate ? "truncate" : "round");
     auto [lo, hi] = model_->pixel_range();
     Generator gen(static_cast<uint64_t>(cfg_.seed) * 0x9E3779B97F4A7C15ull + 0xE7A1);
     const int64_t n = cfg_.num_samples, batches = (n + cfg_.batch_size - 1) / cfg_.batch_size;
@@ -154,7 +155,7 @@ class Evaluator {
     for (int64_t b = 0; b < batches; ++b) {
       const int64_t first = b * cfg_.batch_size, m = std::min(cfg_.batch_size, n - first);
       Tensor x = model_->sample(first, m, gen);
-      std::vector<uint8_t> q = io::to_uint8_nhwc(x, lo, hi);
+      std::vector<uint8_t> q = io::to_uint8_nhwc(x, lo, hi, model_->quantize());
       nhwc.insert(nhwc.end(), q.begin(), q.end());
       double mean_e = 0;
       for (float e : model_->energy(x).to_vector<float>()) mean_e += e / static_cast<double>(m);

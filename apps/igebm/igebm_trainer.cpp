@@ -320,7 +320,7 @@ std::string sample_igebm(IgebmConfig cfg) {
   lo.noise_std = m.config.noise_std();
   lo.grad_clip = m.config.proj_norm;
   samplers::igebm_langevin_(x, [&](const Tensor& v) { return m.model->forward(v, labels); }, lo, gen);
-  return write_sample_files(cfg.out_dir(), step, x, 0.0, 1.0);
+  return write_sample_files(cfg.out_dir(), step, x, 0.0, 1.0, io::Quantize::Round);
 }
 
 }  // namespace ebm::app

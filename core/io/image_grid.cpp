@@ -6,7 +6,12 @@
 
 namespace ebm::io {
 
-uint8_t to_byte(double x, double lo, double hi) {
+uint8_t to_byte(double x, double lo, double hi, Quantize q) {
+  if (q == Quantize::Truncate) {
+    const float v = (static_cast<float>(x) - static_cast<float>(lo)) * static_cast<float>(255.0 / (hi - lo));
+    if (!(v >= 0.0f)) return 0;  // also NaN (TF's cast of a clipped NaN is unspecified; 0 here)
+    return static_cast<uint8_t>(std::min(v, 255.0f));
+  }
   double v = std::floor((x - lo) / (hi - lo) * 255.0 + 0.5);
   if (!(v >= 0)) return 0;  // also NaN
   return static_cast<uint8_t>(std::min(v, 255.0));
@@ -49,7 +54,7 @@ Image8 make_grid(const Tensor& images, double lo, double hi, int columns, int pa
   return g;
 }
 
-std::vector<uint8_t> to_uint8_nhwc(const Tensor& images, double lo, double hi) {
+std::vector<uint8_t> to_uint8_nhwc(const Tensor& images, double lo, double hi, Quantize q) {
   check_batch(images, lo, hi, "to_uint8_nhwc");
   std::vector<float> v = images.to(Device::cpu()).to_vector<float>();
   int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
@@ -57,7 +62,7 @@ std::vector<uint8_t> to_uint8_nhwc(const Tensor& images, double lo, double hi) {
   for (int64_t i = 0; i < n; ++i)
     for (int64_t ch = 0; ch < c; ++ch)
       for (int64_t p = 0; p < h * w; ++p)
-        out[(i * h * w + p) * c + ch] = to_byte(v[(i * c + ch) * h * w + p], lo, hi);
+        out[(i * h * w + p) * c + ch] = to_byte(v[(i * c + ch) * h * w + p], lo, hi, q);
   return out;
 }
 

@@ -113,6 +113,7 @@ TEST(EbmEval, CheckpointSamplesMetricsAndProtocol) {
   EXPECT_EQ(j.at("seed").as_int(), 1);
   EXPECT_EQ(j.at("num_samples").as_int(), 24);
   EXPECT_FALSE(j.at("ema").as_bool());
+  EXPECT_EQ(j.at("uint8_quantization").as_string(), "round");
   const json::Value& src = j.at("source");
   EXPECT_EQ(src.at("recipe").as_string(), "igebm");
   EXPECT_EQ(src.at("step").as_int(), 8);
@@ -308,6 +309,7 @@ TEST(EbmEval, DrlCheckpoint) {
   EXPECT_EQ(j.at("source").at("recipe").as_string(), "drl");
   EXPECT_TRUE(j.at("ema").as_bool());
   EXPECT_EQ(j.at("sampler").at("levels").as_int(), 3);
+  EXPECT_EQ(j.at("uint8_quantization").as_string(), "truncate") << "the official DRL export casts";
   EXPECT_EQ(j.at("sampler").at("steps").as_int(), 2);
   EXPECT_EQ(j.at("sampler").at("noise_scale").as_double(), 0.99);
   EXPECT_EQ(j.at("metrics").at("ood_auroc").at("pixels").as_string(), "k/127.5 - 1");

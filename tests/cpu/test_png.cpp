@@ -74,6 +74,21 @@ TEST(ImageGrid, TilesRowMajorWithPaddingAndMapsTheRange) {
                            {"make_grid", "[N, 1 or 3, H, W]"});
 }
 
+// DRL's export, clip((x+1)*127.5, 0, 255).astype(uint8) in float32: expected bytes from numpy.
+TEST(ImageGrid, TruncateEqualsTheReferenceUint8Cast) {
+  const std::vector<float> x = {0.30022913217544556f, 0.9533131122589111f, 0.6616456508636475f, -0.6595027446746826f,
+                                -0.4796009063720703f, 0.8965282440185547f, -1.1873632669448853f, 0.7709482312202454f};
+  const std::vector<uint8_t> numpy = {165, 249, 211, 43, 66, 241, 0, 225};
+  Tensor t = Tensor::from_vector(x, Shape{8, 1, 1, 1});
+  EXPECT_EQ(to_uint8_nhwc(t, -1, 1, Quantize::Truncate), numpy);
+  EXPECT_EQ(to_byte(0.0, -1, 1, Quantize::Truncate), 127) << "127.5 truncates (rounds to 128)";
+  EXPECT_EQ(to_byte(1.0, -1, 1, Quantize::Truncate), 255);
+  EXPECT_EQ(to_byte(3.0, -1, 1, Quantize::Truncate), 255);
+  EXPECT_EQ(to_byte(-1.0, -1, 1, Quantize::Truncate), 0);
+  EXPECT_EQ(to_byte(0.49999997, 0, 1, Quantize::Truncate), 127) << "float32 0.49999997 * 255 = 127.49999";
+  EXPECT_EQ(to_byte(NAN, -1, 1, Quantize::Truncate), 0);
+}
+
 TEST(ImageGrid, Uint8NhwcInterleavesChannels) {
   Tensor t = Tensor::from_vector(std::vector<float>{0, 1, 0, 1, 1, 0}, Shape{1, 3, 1, 2});
   EXPECT_EQ(to_uint8_nhwc(t, 0, 1), (std::vector<uint8_t>{0, 0, 255, 255, 255, 0}));

@@ -8,19 +8,13 @@
 // Run: build/bench/bench_langevin --benchmark_out=langevin.json --benchmark_out_format=json
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
-#include <chrono>
-#include <cstring>
-#include <map>
 #include <vector>
 
+#include "copy_bench.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/langevin.h"
 #include "core/ops/random.h"
 #if defined(EBM_WITH_CUDA)
-#include <cuda_runtime_api.h>
-
-#include "cuda/check.h"
 #include "cuda/device.h"
 #include "cuda/philox_fill.h"
 #endif
@@ -28,6 +22,7 @@
 namespace {
 
 using namespace ebm;
+using namespace ebm::bench;
 
 Tensor randn(const Shape& s, uint64_t seed, double std = 1.0, Device d = Device::cpu()) {
   Generator g(seed);
@@ -61,23 +56,6 @@ void igebm_unfused(Tensor& x, const Tensor& g, Tensor& noise, uint64_t seed, uin
 
 // ---- CPU
 
-// memcpy rate (bytes read + written per second) for n floats, measured once per n.
-double cpu_copy_rate(int64_t n) {
-  static std::map<int64_t, double> cache;
-  auto it = cache.find(n);
-  if (it != cache.end()) return it->second;
-  std::vector<float> a(n, 1.0f), b(n, 0.0f);
-  std::vector<double> t;
-  for (int r = 0; r < 12; ++r) {
-    auto t0 = std::chrono::steady_clock::now();
-    std::memcpy(b.data(), a.data(), n * sizeof(float));
-    benchmark::DoNotOptimize(b.data());
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(t.begin() + 2, t.end());  // two warm-up copies, then the median
-  return cache[n] = 8.0 * n / t[2 + (t.size() - 2) / 2];
-}
-
 // Counters of a finished benchmark: bytes/s of the update's compulsory traffic, the copy rate
 // of the same size, and their ratio. `seconds` is the summed time of all iterations.
 void set_rates(benchmark::State& st, int64_t n, double bytes_per_element, double copy_rate,
@@ -87,28 +65,9 @@ void set_rates(benchmark::State& st, int64_t n, double bytes_per_element, double
   st.counters["vs_copy"] = seconds > 0 ? st.iterations() * n * bytes_per_element / seconds / copy_rate : 0.0;
 }
 
-// Runs f once per iteration, timed on the host clock (manual time), after one untimed warm-up.
-template <class F>
-double time_cpu(benchmark::State& st, F&& f) {
-  f();
-  double total = 0;
-  for (auto _ : st) {
-    auto t0 = std::chrono::steady_clock::now();
-    f();
-    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    st.SetIterationTime(dt);
-    total += dt;
-  }
-  return total;
-}
-
 void BM_CopyCpu(benchmark::State& st) {
   const int64_t n = st.range(0);
-  std::vector<float> a(n, 1.0f), b(n, 0.0f);
-  const double t = time_cpu(st, [&] {
-    std::memcpy(b.data(), a.data(), n * sizeof(float));
-    benchmark::DoNotOptimize(b.data());
-  });
+  const double t = time_cpu_copy(st, n);
   set_rates(st, n, 8.0, cpu_copy_rate(n), t);
 }
 
@@ -160,76 +119,6 @@ void BM_DrlFusedCpu(benchmark::State& st) {
 // ---- GPU
 
 #if defined(EBM_WITH_CUDA)
-// Times `work` on the engine's stream with cudaEvents, after an L2-flushing memset.
-class GpuTimer {
- public:
-  GpuTimer() {
-    cuda::DeviceInfo info = cuda::device_info(0);
-    flush_bytes_ = std::max<size_t>(2 * info.l2_cache_bytes, size_t(64) << 20);
-    EBM_CUDA_CHECK(cudaMalloc(&flush_, flush_bytes_));
-    EBM_CUDA_CHECK(cudaEventCreate(&start_));
-    EBM_CUDA_CHECK(cudaEventCreate(&stop_));
-  }
-  ~GpuTimer() {
-    EBM_CUDA_CHECK_LOG(cudaFree(flush_));
-    EBM_CUDA_CHECK_LOG(cudaEventDestroy(start_));
-    EBM_CUDA_CHECK_LOG(cudaEventDestroy(stop_));
-  }
-  template <class F>
-  double seconds(F&& work) {
-    cudaStream_t s = cuda::current_stream();
-    EBM_CUDA_CHECK(cudaMemsetAsync(flush_, 0, flush_bytes_, s));
-    EBM_CUDA_CHECK(cudaEventRecord(start_, s));
-    work(s);
-    EBM_CUDA_CHECK(cudaEventRecord(stop_, s));
-    EBM_CUDA_CHECK(cudaEventSynchronize(stop_));
-    float ms = 0;
-    EBM_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
-    return ms * 1e-3;
-  }
-
- private:
-  void* flush_ = nullptr;
-  size_t flush_bytes_ = 0;
-  cudaEvent_t start_{}, stop_{};
-};
-
-GpuTimer& gpu_timer() {
-  static GpuTimer t;
-  return t;
-}
-
-double gpu_copy_rate(int64_t n) {
-  static std::map<int64_t, double> cache;
-  auto it = cache.find(n);
-  if (it != cache.end()) return it->second;
-  void *a = nullptr, *b = nullptr;
-  EBM_CUDA_CHECK(cudaMalloc(&a, n * 4));
-  EBM_CUDA_CHECK(cudaMalloc(&b, n * 4));
-  std::vector<double> t;
-  for (int r = 0; r < 22; ++r)
-    t.push_back(gpu_timer().seconds([&](cudaStream_t s) {
-      EBM_CUDA_CHECK(cudaMemcpyAsync(b, a, n * 4, cudaMemcpyDeviceToDevice, s));
-    }));
-  EBM_CUDA_CHECK(cudaFree(a));
-  EBM_CUDA_CHECK(cudaFree(b));
-  std::sort(t.begin() + 2, t.end());
-  return cache[n] = 8.0 * n / t[2 + (t.size() - 2) / 2];
-}
-
-// Runs work(stream) once per iteration, timed by gpu_timer (manual time), after a warm-up.
-template <class F>
-double time_gpu(benchmark::State& st, F&& work) {
-  gpu_timer().seconds(work);
-  double total = 0;
-  for (auto _ : st) {
-    const double dt = gpu_timer().seconds(work);
-    st.SetIterationTime(dt);
-    total += dt;
-  }
-  return total;
-}
-
 bool have_gpu(benchmark::State& st) {
   if (cuda::device_count() > 0 && cuda::unavailable_reason().empty()) return true;
   st.SkipWithError("no CUDA device");
@@ -239,14 +128,7 @@ bool have_gpu(benchmark::State& st) {
 void BM_CopyGpu(benchmark::State& st) {
   if (!have_gpu(st)) return;
   const int64_t n = st.range(0);
-  void *a = nullptr, *b = nullptr;
-  EBM_CUDA_CHECK(cudaMalloc(&a, n * 4));
-  EBM_CUDA_CHECK(cudaMalloc(&b, n * 4));
-  const double t = time_gpu(st, [&](cudaStream_t s) {
-    EBM_CUDA_CHECK(cudaMemcpyAsync(b, a, n * 4, cudaMemcpyDeviceToDevice, s));
-  });
-  EBM_CUDA_CHECK(cudaFree(a));
-  EBM_CUDA_CHECK(cudaFree(b));
+  const double t = time_gpu_copy(st, n);
   set_rates(st, n, 8.0, gpu_copy_rate(n), t);
 }
 

@@ -22,26 +22,21 @@
 //                      conv2 (+ 3×3 skip at 128→256). 100 layers, 34.67 M weights.
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <cstring>
-#include <map>
 #include <string>
 #include <vector>
 
+#include "copy_bench.h"
 #include "core/ops/random.h"
 #include "core/ops/spectral_norm.h"
 #if defined(EBM_WITH_CUDA)
-#include <cuda_runtime_api.h>
-
-#include "cuda/check.h"
 #include "cuda/device.h"
 #endif
 
 namespace {
 
 using namespace ebm;
+using namespace ebm::bench;
 
 struct Model {
   const char* name;
@@ -121,37 +116,6 @@ void set_rates(benchmark::State& st, const Model& m, double copy_rate, double se
 
 // ---- CPU
 
-template <class F>
-double time_cpu(benchmark::State& st, F&& f) {
-  f();
-  double total = 0;
-  for (auto _ : st) {
-    auto t0 = std::chrono::steady_clock::now();
-    f();
-    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    st.SetIterationTime(dt);
-    total += dt;
-  }
-  return total;
-}
-
-// memcpy of n floats: bytes read + written per second (median of 10 after 2 warm-ups), per n.
-double cpu_copy_rate(int64_t n) {
-  static std::map<int64_t, double> cache;
-  auto it = cache.find(n);
-  if (it != cache.end()) return it->second;
-  std::vector<float> a(n, 1.0f), b(n, 0.0f);
-  std::vector<double> t;
-  for (int r = 0; r < 12; ++r) {
-    auto t0 = std::chrono::steady_clock::now();
-    std::memcpy(b.data(), a.data(), n * sizeof(float));
-    benchmark::DoNotOptimize(b.data());
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(t.begin() + 2, t.end());
-  return cache[n] = 8.0 * n / t[2 + (t.size() - 2) / 2];
-}
-
 void BM_PowerIterationCpu(benchmark::State& st) {
   const Model& m = models()[st.range(0)];
   std::vector<SpectralNormState> l = make_layers(m, Device::cpu());
@@ -162,88 +126,13 @@ void BM_PowerIterationCpu(benchmark::State& st) {
 void BM_CopyCpu(benchmark::State& st) {
   const Model& m = models()[st.range(0)];
   const int64_t n = weight_count(m);
-  std::vector<float> a(n, 1.0f), b(n, 0.0f);
-  const double t = time_cpu(st, [&] {
-    std::memcpy(b.data(), a.data(), n * sizeof(float));
-    benchmark::DoNotOptimize(b.data());
-  });
+  const double t = time_cpu_copy(st, n);
   set_rates(st, m, cpu_copy_rate(n), t);
 }
 
 // ---- GPU
 
 #if defined(EBM_WITH_CUDA)
-// Times work(stream) on the engine's stream with cudaEvents after an L2-flushing memset (as
-// bench_langevin.cpp does).
-class GpuTimer {
- public:
-  GpuTimer() {
-    const cuda::DeviceInfo info = cuda::device_info(0);
-    flush_bytes_ = std::max<size_t>(2 * info.l2_cache_bytes, size_t(64) << 20);
-    EBM_CUDA_CHECK(cudaMalloc(&flush_, flush_bytes_));
-    EBM_CUDA_CHECK(cudaEventCreate(&start_));
-    EBM_CUDA_CHECK(cudaEventCreate(&stop_));
-  }
-  ~GpuTimer() {
-    EBM_CUDA_CHECK_LOG(cudaFree(flush_));
-    EBM_CUDA_CHECK_LOG(cudaEventDestroy(start_));
-    EBM_CUDA_CHECK_LOG(cudaEventDestroy(stop_));
-  }
-  template <class F>
-  double seconds(F&& work) {
-    cudaStream_t s = cuda::current_stream();
-    EBM_CUDA_CHECK(cudaMemsetAsync(flush_, 0, flush_bytes_, s));
-    EBM_CUDA_CHECK(cudaEventRecord(start_, s));
-    work(s);
-    EBM_CUDA_CHECK(cudaEventRecord(stop_, s));
-    EBM_CUDA_CHECK(cudaEventSynchronize(stop_));
-    float ms = 0;
-    EBM_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
-    return ms * 1e-3;
-  }
-
- private:
-  void* flush_ = nullptr;
-  size_t flush_bytes_ = 0;
-  cudaEvent_t start_{}, stop_{};
-};
-
-GpuTimer& gpu_timer() {
-  static GpuTimer t;
-  return t;
-}
-
-template <class F>
-double time_gpu(benchmark::State& st, F&& work) {
-  gpu_timer().seconds(work);
-  double total = 0;
-  for (auto _ : st) {
-    const double dt = gpu_timer().seconds(work);
-    st.SetIterationTime(dt);
-    total += dt;
-  }
-  return total;
-}
-
-// D2D copy of n floats: bytes read + written per second (median of 20 after 2 warm-ups).
-double gpu_copy_rate(int64_t n) {
-  static std::map<int64_t, double> cache;
-  auto it = cache.find(n);
-  if (it != cache.end()) return it->second;
-  void *a = nullptr, *b = nullptr;
-  EBM_CUDA_CHECK(cudaMalloc(&a, n * 4));
-  EBM_CUDA_CHECK(cudaMalloc(&b, n * 4));
-  std::vector<double> t;
-  for (int r = 0; r < 22; ++r)
-    t.push_back(gpu_timer().seconds([&](cudaStream_t s) {
-      EBM_CUDA_CHECK(cudaMemcpyAsync(b, a, n * 4, cudaMemcpyDeviceToDevice, s));
-    }));
-  EBM_CUDA_CHECK(cudaFree(a));
-  EBM_CUDA_CHECK(cudaFree(b));
-  std::sort(t.begin() + 2, t.end());
-  return cache[n] = 8.0 * n / t[2 + (t.size() - 2) / 2];
-}
-
 bool have_gpu(benchmark::State& st) {
   if (cuda::device_count() > 0 && cuda::unavailable_reason().empty()) return true;
   st.SkipWithError(("no CUDA device: " + cuda::unavailable_reason()).c_str());
@@ -274,14 +163,7 @@ void BM_CopyGpu(benchmark::State& st) {
   if (!have_gpu(st)) return;
   const Model& m = models()[st.range(0)];
   const int64_t n = weight_count(m);
-  void *a = nullptr, *b = nullptr;
-  EBM_CUDA_CHECK(cudaMalloc(&a, n * 4));
-  EBM_CUDA_CHECK(cudaMalloc(&b, n * 4));
-  const double t = time_gpu(st, [&](cudaStream_t s) {
-    EBM_CUDA_CHECK(cudaMemcpyAsync(b, a, n * 4, cudaMemcpyDeviceToDevice, s));
-  });
-  EBM_CUDA_CHECK(cudaFree(a));
-  EBM_CUDA_CHECK(cudaFree(b));
+  const double t = time_gpu_copy(st, n);
   set_rates(st, m, gpu_copy_rate(n), t);
 }
 #else

@@ -10,32 +10,9 @@ events around the update only, with L2 flushed by a memset before each repetitio
 12 B per element (IGEBM: read x, read g, write x) or 16 B (DRL, also x~); vs_copy is the rate over
 a device copy (dst.copy_(src), 8 B per element) timed the same way in the same run.
 Run: /usr/bin/python3 bench/reference/langevin_torch.py [--cpu]"""
-import os
-import statistics
-import sys
-import time
-
 import torch
 
-from timing import timeit_cpu
-
-
-def timeit_gpu(fn, min_seconds=1.0, warmup=3):
-    flush = torch.empty(int(2 * torch.cuda.get_device_properties(0).L2_cache_size) // 4 + (16 << 20),
-                        device="cuda")
-    start_ev, stop_ev = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    for _ in range(warmup):
-        fn()
-    times = []
-    wall = time.perf_counter()
-    while time.perf_counter() - wall < min_seconds or len(times) < 10:
-        flush.zero_()
-        start_ev.record()
-        fn()
-        stop_ev.record()
-        stop_ev.synchronize()
-        times.append(start_ev.elapsed_time(stop_ev) * 1e-3)
-    return statistics.median(times)
+from timing import pick_device
 
 
 def igebm_step(x, g, noise):
@@ -60,19 +37,9 @@ def drl_step(y, g, xt, level, table, noise):
 
 
 def main():
-    use_cuda = torch.cuda.is_available() and "--cpu" not in sys.argv
-    dev = "cuda" if use_cuda else "cpu"
-    if not use_cuda:
-        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
-    timeit = timeit_gpu if use_cuda else timeit_cpu
+    use_cuda, dev, timeit, has_compile, suffix = pick_device()
     sync = torch.cuda.synchronize if use_cuda else (lambda: None)
-    where = torch.cuda.get_device_name(0) if use_cuda else f"cpu, threads {torch.get_num_threads()}"
-    print(f"# torch {torch.__version__}, {where}")
-    has_compile = hasattr(torch, "compile")
-    if not has_compile:
-        print("# torch.compile: not available in this torch version (rows skipped)")
     sizes = [1 << 20, 1 << 22, 1 << 24] + ([1 << 26] if use_cuda else [])
-    suffix = "Gpu" if use_cuda else "Cpu"
     torch.manual_seed(0)
     with torch.no_grad():
         for n in sizes:

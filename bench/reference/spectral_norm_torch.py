@@ -12,33 +12,10 @@ each weight read twice (the two matrix-vector products; PyTorch's σ = u·(W v) 
 time, which the engine avoids); vs_copy is that rate over a copy (dst.copy_(src)) of the same
 number of weight bytes, timed the same way in the same run.
 Run: /usr/bin/python3 bench/reference/spectral_norm_torch.py [--cpu]"""
-import os
-import statistics
-import sys
-import time
-
 import torch
 import torch.nn.functional as F
 
-from timing import timeit_cpu
-
-
-def timeit_gpu(fn, min_seconds=1.0, warmup=3):
-    flush = torch.empty(int(2 * torch.cuda.get_device_properties(0).L2_cache_size) // 4 + (16 << 20),
-                        device="cuda")
-    start_ev, stop_ev = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    for _ in range(warmup):
-        fn()
-    times = []
-    wall = time.perf_counter()
-    while time.perf_counter() - wall < min_seconds or len(times) < 10:
-        flush.zero_()
-        start_ev.record()
-        fn()
-        stop_ev.record()
-        stop_ev.synchronize()
-        times.append(start_ev.elapsed_time(stop_ev) * 1e-3)
-    return statistics.median(times)
+from timing import pick_device
 
 
 def conv(out, inp):
@@ -85,17 +62,7 @@ def power_iteration(state, eps=1e-12):
 
 
 def main():
-    use_cuda = torch.cuda.is_available() and "--cpu" not in sys.argv
-    dev = "cuda" if use_cuda else "cpu"
-    if not use_cuda:
-        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
-    timeit = timeit_gpu if use_cuda else timeit_cpu
-    where = torch.cuda.get_device_name(0) if use_cuda else f"cpu, threads {torch.get_num_threads()}"
-    print(f"# torch {torch.__version__}, {where}")
-    has_compile = hasattr(torch, "compile")
-    if not has_compile:
-        print("# torch.compile: not available in this torch version (rows skipped)")
-    suffix = "Gpu" if use_cuda else "Cpu"
+    _, dev, timeit, has_compile, suffix = pick_device()
     torch.manual_seed(0)
     for k, (name, shapes) in enumerate(MODELS):
         state = [(0.05 * torch.randn(s, device=dev),

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "app_test_util.h"
 #include "apps/classifier/classifier_trainer.h"
 #include "core/io/sha256.h"
 #include "data/batches.h"
@@ -22,9 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string temp_dir(const std::string& tag) {
-  return (fs::temp_directory_path() / ("ebm_classifier_" + tag + "_" + std::to_string(test::rng()()))).string();
-}
+std::string temp_dir(const std::string& tag) { return test::temp_path("ebm_classifier_" + tag); }
 
 ClassifierConfig tiny(const std::string& data, const std::string& out) {
   ClassifierConfig c;

@@ -11,12 +11,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include "app_test_util.h"
 #include "apps/common/interrupt.h"
 #include "apps/drl/drl_trainer.h"
 #include "core/io/npz.h"
 #include "core/io/png.h"
 #include "core/io/tensorboard.h"
 #include "nn/checkpoint.h"
+#include "synthetic_idx.h"
 #include "test_util.h"
 
 namespace ebm::app {
@@ -24,35 +26,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void put_be32(std::ofstream& f, uint32_t v) {
-  const char b[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
-  f.write(b, 4);
-}
-
 // 48 images of 28×28 (uncompressed IDX): a bright horizontal bar whose row depends on the label,
 // on a dark background with a little texture.
 std::string bar_dataset() {
-  static std::string dir;
-  if (!dir.empty()) return dir;
-  dir = (fs::temp_directory_path() / ("ebm_drl_app_data_" + std::to_string(test::rng()()))).string();
-  fs::create_directories(dir);
-  const uint32_t n = 48;
-  std::ofstream img(dir + "/train-images-idx3-ubyte", std::ios::binary), lab(dir + "/train-labels-idx1-ubyte", std::ios::binary);
-  put_be32(img, 0x00000803);
-  put_be32(img, n);
-  put_be32(img, 28);
-  put_be32(img, 28);
-  put_be32(lab, 0x00000801);
-  put_be32(lab, n);
-  for (uint32_t i = 0; i < n; ++i) {
-    const int label = static_cast<int>(i % 3);
-    lab.put(static_cast<char>(label));
-    for (int y = 0; y < 28; ++y)
-      for (int x = 0; x < 28; ++x) {
+  static const std::string dir = test::write_idx(
+      test::temp_path("ebm_drl_app_data"), "train", 48, [](int i) { return i % 3; },
+      [](int i, int label, int y, int x) {
         const bool bar = y >= 4 + 8 * label && y < 8 + 8 * label && x >= 3 && x < 25;
-        img.put(static_cast<char>(bar ? 200 + (x + i) % 40 : (3 * x + y + i) % 16));
-      }
-  }
+        return bar ? 200 + (x + i) % 40 : (3 * x + y + i) % 16;
+      },
+      /*gzip=*/false);
   return dir;
 }
 
@@ -79,9 +62,7 @@ DrlConfig tiny(const std::string& out) {
   return c;
 }
 
-std::string temp_run(const std::string& tag) {
-  return (fs::temp_directory_path() / ("ebm_drl_run_" + tag + "_" + std::to_string(test::rng()()))).string();
-}
+std::string temp_run(const std::string& tag) { return test::temp_path("ebm_drl_run_" + tag); }
 
 std::vector<json::Value> metrics(const std::string& dir) {
   std::ifstream m(dir + "/metrics.jsonl");
@@ -176,15 +157,7 @@ TEST(DrlApp, ResumeIsBitIdenticalOnTheCpu) {
   rest.resume = b;
   DrlOutcome r = train_drl(rest);
   EXPECT_EQ(r.last_step, 6);
-  const nn::Checkpoint ca = nn::Checkpoint::load(a + "/checkpoints/latest.safetensors"),
-                       cb = nn::Checkpoint::load(b + "/checkpoints/latest.safetensors");
-  ASSERT_EQ(ca.tensors().size(), cb.tensors().size());
-  for (size_t i = 0; i < ca.tensors().size(); ++i) {
-    EXPECT_EQ(ca.tensors()[i].first, cb.tensors()[i].first);
-    EXPECT_EQ(ca.tensors()[i].second.to_vector<double>(), cb.tensors()[i].second.to_vector<double>())
-        << ca.tensors()[i].first;
-  }
-  EXPECT_EQ(ca.rng, cb.rng);
+  test::expect_same_checkpoints(a, b);
   // The resumed run's log is the uninterrupted run's, step for step, and so is its last grid.
   const std::vector<json::Value> la = metrics(a), lb = metrics(b);
   ASSERT_EQ(la.size(), 6u);

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "app_test_util.h"
 #include "apps/classifier/classifier_trainer.h"
 #include "apps/drl/drl_trainer.h"
 #include "apps/eval/evaluator.h"
@@ -26,9 +27,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string temp_dir(const std::string& tag) {
-  return (fs::temp_directory_path() / ("ebm_eval_" + tag + "_" + std::to_string(test::rng()()))).string();
-}
+std::string temp_dir(const std::string& tag) { return test::temp_path("ebm_eval_" + tag); }
 
 // One fixture per process (gtest_discover_tests runs each test alone): data, an IGEBM run and a
 // classifier, made in a few seconds.

@@ -5,17 +5,18 @@
 // refused with the dropout model, and leaves a CPU run's weights bit for bit (on a GPU: a graphed
 // run equals the eager one; skipped without a device).
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "app_test_util.h"
 #include "apps/igebm/igebm_trainer.h"
 #include "core/device_hooks.h"
 #include "core/io/npz.h"
 #include "core/io/png.h"
 #include "core/io/tensorboard.h"
 #include "nn/checkpoint.h"
+#include "synthetic_idx.h"
 #include "test_util.h"
 
 namespace ebm::app {
@@ -23,29 +24,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// 64 images of 28×28: a bright square whose position depends on the label, plus noise.
+// 64 images of 28×28 (gzip'd IDX): a bright square whose position depends on the label, plus noise.
 std::string make_dataset() {
-  static std::string dir;
-  if (!dir.empty()) return dir;
-  dir = (fs::temp_directory_path() / ("ebm_igebm_app_data_" + std::to_string(test::rng()()))).string();
-  fs::create_directories(dir);
-  const int n = 64;
-  std::vector<uint8_t> img = {0, 0, 8, 3, 0, 0, 0, n, 0, 0, 0, 28, 0, 0, 0, 28};
-  std::vector<uint8_t> lab = {0, 0, 8, 1, 0, 0, 0, n};
-  for (int i = 0; i < n; ++i) {
-    int label = i % 4;
-    lab.push_back(static_cast<uint8_t>(label));
-    for (int y = 0; y < 28; ++y)
-      for (int x = 0; x < 28; ++x) {
-        bool in = (y / 14 == label / 2) && (x / 14 == label % 2) && y % 14 > 2 && x % 14 > 2;
-        img.push_back(static_cast<uint8_t>(in ? 220 + (x * y + i) % 30 : (x + y + i) % 20));
-      }
-  }
-  for (auto [name, bytes] : {std::pair{"train-images-idx3-ubyte.gz", &img}, std::pair{"train-labels-idx1-ubyte.gz", &lab}}) {
-    gzFile f = gzopen((dir + "/" + name).c_str(), "wb");
-    gzwrite(f, bytes->data(), static_cast<unsigned>(bytes->size()));
-    gzclose(f);
-  }
+  static const std::string dir =
+      test::write_idx(test::temp_path("ebm_igebm_app_data"), "train", 64, [](int i) { return i % 4; },
+                      [](int i, int label, int y, int x) {
+                        return test::in_square(label, y, x) ? 220 + (x * y + i) % 30 : (x + y + i) % 20;
+                      });
   return dir;
 }
 
@@ -68,9 +53,7 @@ IgebmConfig tiny(const std::string& out) {
   return c;
 }
 
-std::string temp_run(const std::string& tag) {
-  return (fs::temp_directory_path() / ("ebm_igebm_run_" + tag + "_" + std::to_string(test::rng()()))).string();
-}
+std::string temp_run(const std::string& tag) { return test::temp_path("ebm_igebm_run_" + tag); }
 
 TEST(IgebmApp, TrainsAndWritesEveryOutput) {
   std::string out = temp_run("full");
@@ -129,19 +112,6 @@ TEST(IgebmApp, TrainsAndWritesEveryOutput) {
   fs::remove_all(out);
 }
 
-// The latest checkpoints of two runs hold the same tensors (weights, Adam, buffer) and streams.
-void expect_same_checkpoints(const std::string& a, const std::string& b) {
-  nn::Checkpoint ca = nn::Checkpoint::load(a + "/checkpoints/latest.safetensors"),
-                 cb = nn::Checkpoint::load(b + "/checkpoints/latest.safetensors");
-  ASSERT_EQ(ca.tensors().size(), cb.tensors().size());
-  for (size_t i = 0; i < ca.tensors().size(); ++i) {
-    EXPECT_EQ(ca.tensors()[i].first, cb.tensors()[i].first);
-    EXPECT_EQ(ca.tensors()[i].second.to_vector<double>(), cb.tensors()[i].second.to_vector<double>())
-        << ca.tensors()[i].first;
-  }
-  EXPECT_EQ(ca.rng, cb.rng);
-}
-
 TEST(IgebmApp, ResumeIsBitIdenticalOnTheCpu) {
   std::string a = temp_run("a"), b = temp_run("b");
   train_igebm(tiny(a));
@@ -152,7 +122,7 @@ TEST(IgebmApp, ResumeIsBitIdenticalOnTheCpu) {
   rest.resume = b;
   IgebmOutcome r = train_igebm(rest);
   EXPECT_EQ(r.last_step, 12);
-  expect_same_checkpoints(a, b);
+  test::expect_same_checkpoints(a, b);
   // The resumed run's log is the uninterrupted run's, step for step.
   std::ifstream la(a + "/metrics.jsonl"), lb(b + "/metrics.jsonl");
   std::string x, y;
@@ -251,7 +221,7 @@ void expect_cuda_graph_changes_nothing(const std::string& device) {
     train_igebm(c);
     const std::string err = ::testing::internal::GetCapturedStderr();
     EXPECT_EQ(err.find("capture of the chain failed"), std::string::npos) << err;
-    expect_same_checkpoints(a, b);
+    test::expect_same_checkpoints(a, b);
     fs::remove_all(a);
     fs::remove_all(b);
   }

@@ -134,6 +134,7 @@ NetResTemb2::NetResTemb2(const NetResTemb2Options& o, Generator& gen) : DrlNet("
     }
   }
   set_spectral_norm_schedule(*this, o.sn_schedule);
+  set_spectral_norm_iterate_in_eval(*this, o.sn_iterate_in_eval);
 }
 
 Tensor NetResTemb2::forward(const Tensor& y, const Tensor& t) {
@@ -200,6 +201,7 @@ NetResTemb2Options net_res_temb2_options(const std::string& name, const DrlModel
   o.num_timesteps = f.num_timesteps;
   o.dropout = f.dropout;
   o.sn_schedule = f.sn_schedule;
+  o.sn_iterate_in_eval = f.sn_iterate_in_eval;
   o.dropout_generator = f.dropout_generator;
   o.dtype = f.dtype;
   return o;

@@ -64,6 +64,9 @@ struct NetResTemb2Options {
   double dropout = 0.0;                      // after the second LReLU of each block
   bool spectral_norm = true;
   SpectralNormSchedule sn_schedule = SpectralNormSchedule::EveryForward;
+  // The official Keras SN iterates on every call, eval mode included (false: PyTorch's eval,
+  // σ from the stored u, v, as the replica in tests/reference).
+  bool sn_iterate_in_eval = true;
   // Dropout masks are drawn from this generator; null: one derived from the init generator.
   std::shared_ptr<Generator> dropout_generator;
   DType dtype = DType::Float32;
@@ -113,6 +116,7 @@ struct DrlModelOptions {
   int64_t num_timesteps = 6;
   double dropout = 0.0;
   SpectralNormSchedule sn_schedule = SpectralNormSchedule::EveryForward;  // net_res_temb2*
+  bool sn_iterate_in_eval = true;                                         // net_res_temb2*
   std::shared_ptr<Generator> dropout_generator;
   DType dtype = DType::Float32;
 };

@@ -55,8 +55,9 @@ Tensor SpectralNorm::normalized_weight() const { return normalize_with(sigma());
 Tensor SpectralNorm::weight(bool training) {
   if (schedule_ == SpectralNormSchedule::OncePerIteration && cached_.defined()) return cached_;
   std::vector<SpectralNormState> l = state();
-  // One fused call: the iterations (training only) and σ with its derivative.
-  Tensor s = spectral_norm_sigmas_(l, training ? o_.n_power_iterations : 0, o_.eps)[0];
+  // One fused call: the iterations (training, or every call) and σ with its derivative.
+  const bool iterate = training || o_.iterate_in_eval;
+  Tensor s = spectral_norm_sigmas_(l, iterate ? o_.n_power_iterations : 0, o_.eps)[0];
   return normalize_with(s);
 }
 
@@ -77,20 +78,27 @@ void set_spectral_norm_schedule(Module& model, SpectralNormSchedule s) {
   for (SpectralNorm* sn : spectral_norms(model)) sn->set_schedule(s);
 }
 
+void set_spectral_norm_iterate_in_eval(Module& model, bool on) {
+  for (SpectralNorm* sn : spectral_norms(model)) sn->set_iterate_in_eval(on);
+}
+
 void refresh_spectral_norm(Module& model) {
   // One batched call per iteration count (normally one for the whole model): on the GPU a few
   // launches for all the layers instead of several per layer.
   std::vector<SpectralNorm*> all = spectral_norms(model);
+  auto iterations = [&](const SpectralNorm* sn) {
+    return model.is_training() || sn->options().iterate_in_eval ? sn->options().n_power_iterations : 0;
+  };
   std::vector<int> counts;
   for (SpectralNorm* sn : all) {
-    int n = model.is_training() ? sn->options().n_power_iterations : 0;
+    int n = iterations(sn);
     if (std::find(counts.begin(), counts.end(), n) == counts.end()) counts.push_back(n);
   }
   for (int n : counts) {
     std::vector<SpectralNorm*> group;
     std::vector<SpectralNormState> states;
     for (SpectralNorm* sn : all)
-      if ((model.is_training() ? sn->options().n_power_iterations : 0) == n) {
+      if (iterations(sn) == n) {
         group.push_back(sn);
         states.push_back(sn->state()[0]);
       }

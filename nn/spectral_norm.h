@@ -13,7 +13,9 @@
 //   OncePerIteration  refresh_spectral_norm(model) runs them once (one batched call for all the
 //                     layers) and every forward until the next refresh reuses that same W/σ
 //                     (IGEBM's official TF graph: one update per training iteration).
-// In eval mode no iteration runs: σ comes from the stored u and v.
+// In eval mode no iteration runs: σ comes from the stored u and v (PyTorch) — unless the layer
+// iterates on every call (DRL's Keras SN wrapper has no train/eval switch: each call, in the
+// EMA sampling network too, derives v and u afresh from the stored u, so an averaged u works).
 #pragma once
 
 #include <vector>
@@ -31,6 +33,7 @@ struct SpectralNormOptions {
   bool capped = false;
   int n_power_iterations = 1;
   double eps = 1e-12;
+  bool iterate_in_eval = false;  // iterate (and write u, v back) in eval mode too (DRL, TF)
 };
 
 enum class SpectralNormSchedule { EveryForward, OncePerIteration };
@@ -56,6 +59,7 @@ class SpectralNorm {
   std::vector<SpectralNormState> state() const;
 
   void set_schedule(SpectralNormSchedule s);
+  void set_iterate_in_eval(bool on) { o_.iterate_in_eval = on; }
   SpectralNormSchedule schedule() const { return schedule_; }
   // OncePerIteration: the cached W/σ that forwards use until the next refresh.
   void set_cached(Tensor w) { cached_ = std::move(w); }
@@ -85,6 +89,7 @@ class SpectralNormHost {
 // Every spectral norm in the model (depth-first module order).
 std::vector<SpectralNorm*> spectral_norms(Module& model);
 void set_spectral_norm_schedule(Module& model, SpectralNormSchedule s);
+void set_spectral_norm_iterate_in_eval(Module& model, bool on);
 // OncePerIteration: one power-iteration round for every layer (if the model is training) and
 // the W/σ that every forward uses until the next call. Records onto the autograd graph when
 // grad mode is on, so the loss's backward reaches weight_orig through σ.

@@ -22,12 +22,26 @@ std::map<std::string, Tensor> call_drl(nn::DrlNet& net, const Tensor& y, const T
 
 const char* kSmall = "drl_net_res_temb2_small";
 
+// PyTorch's eval semantics (σ from the stored u, v), which the replica has.
 TEST(DrlModels, SmallMatchesPyTorchEval) {
   Generator gen(1);
-  auto net = nn::make_drl_model("net_res_temb2_small", {}, gen);
+  DrlModelOptions o;
+  o.sn_iterate_in_eval = false;
+  auto net = nn::make_drl_model("net_res_temb2_small", o, gen);
   test::run_golden_case(*net, kSmall, "eval", Device::cpu(),
                         [&](const Tensor& y, const Tensor& t) { return call_drl(*net, y, t); });
   std::cout << "worst error / tolerance so far: " << test::worst_ratio() << "\n";
+}
+
+// The official Keras SN iterates on every call: in eval mode the network (no dropout) computes
+// exactly what train mode does, so the replica's train-mode golden holds (outputs, gradients, u/v).
+TEST(DrlModels, OfficialEvalIteratesLikeTrainMode) {
+  Generator gen(2);
+  auto net = nn::make_drl_model("net_res_temb2_small", {}, gen);
+  test::run_golden_case(*net, kSmall, "train", Device::cpu(), [&](const Tensor& y, const Tensor& t) {
+    net->eval();
+    return call_drl(*net, y, t);
+  });
 }
 
 TEST(DrlModels, SmallMatchesPyTorchTrainModeOnePowerIteration) {
@@ -142,22 +156,53 @@ TEST(DrlModels, FreshInitIsNearIdentityBlocksAndGlorotElsewhere) {
   for (float v : f.to_vector<float>()) EXPECT_TRUE(std::isfinite(v));
 }
 
-TEST(DrlModels, EveryForwardIteratesInTrainingOnly) {
-  Generator gen(7);
+// Official (Keras SN): one iteration per forward in train and eval mode alike; with
+// sn_iterate_in_eval off (PyTorch), eval mode uses the stored u, v.
+TEST(DrlModels, EveryForwardIteratesInEvalModeTooUnlessPyTorchSemantics) {
+  for (bool official : {true, false}) {
+    SCOPED_TRACE(official ? "official" : "pytorch");
+    Generator gen(7);
+    DrlModelOptions o;
+    o.sn_iterate_in_eval = official;
+    auto net = nn::make_drl_model("net_res_temb2_small", o, gen);
+    Tensor y = test::randn(Shape{2, 3, 16, 16}, DType::Float32);
+    Tensor t = Tensor::from_vector(std::vector<int64_t>{1, 2}, Shape{2});
+    auto u_of = [&] { return nn::spectral_norms(*net)[0]->u().to_vector<float>(); };
+    auto u0 = u_of();
+    net->eval();
+    net->forward(y, t);
+    if (official) EXPECT_NE(u_of(), u0);
+    else EXPECT_EQ(u_of(), u0);  // eval: stored u, v
+    net->train();
+    auto u1 = u_of();
+    net->forward(y, t);
+    auto u2 = u_of();
+    EXPECT_NE(u2, u1);
+    net->forward(y, t);
+    EXPECT_NE(u_of(), u2);  // one iteration per forward
+  }
+}
+
+// The EMA's averaged u, v are not unit vectors; an iterating eval normalises them (σ is the one
+// of the power step from u), so the averaged network gives the energies of its weights.
+TEST(DrlModels, OfficialEvalIsUnaffectedByTheScaleOfStoredVectors) {
+  Generator gen(9);
   auto net = nn::make_drl_model("net_res_temb2_small", {}, gen);
-  Tensor y = test::randn(Shape{2, 3, 16, 16}, DType::Float32);
-  Tensor t = Tensor::from_vector(std::vector<int64_t>{1, 2}, Shape{2});
-  auto u_of = [&] { return nn::spectral_norms(*net)[0]->u().to_vector<float>(); };
-  auto u0 = u_of();
   net->eval();
-  net->forward(y, t);
-  EXPECT_EQ(u_of(), u0);  // eval: stored u, v
-  net->train();
-  net->forward(y, t);
-  auto u1 = u_of();
-  EXPECT_NE(u1, u0);
-  net->forward(y, t);
-  EXPECT_NE(u_of(), u1);  // one iteration per forward
+  Tensor y = test::randn(Shape{2, 3, 16, 16}, DType::Float32);
+  Tensor t = Tensor::from_vector(std::vector<int64_t>{0, 3}, Shape{2});
+  for (int k = 0; k < 5; ++k) net->forward(y, t);  // u near its fixed point
+  std::vector<Tensor> saved;
+  for (auto& [name, b] : net->named_buffers()) saved.push_back(b.clone());
+  const std::vector<float> f1 = net->forward(y, t).to_vector<float>();
+  size_t i = 0;
+  for (auto& [name, b] : net->named_buffers()) {
+    b.copy_(saved[i++]);
+    if (name.size() > 7 && name.substr(name.size() - 7) == "weight_u") b.copy_(mul(saved[i - 1], Tensor::scalar(0.3f)));
+  }
+  const std::vector<float> f2 = net->forward(y, t).to_vector<float>();
+  ASSERT_EQ(f1.size(), f2.size());
+  for (size_t k = 0; k < f1.size(); ++k) EXPECT_NEAR(f2[k], f1[k], 1e-5 * (1 + std::fabs(f1[k])));
 }
 
 TEST(DrlModels, FactoryNamesAndErrors) {

@@ -215,9 +215,10 @@ std::shared_ptr<nn::DrlNet> tiny_net(uint64_t seed) {
   o.num_res_blocks = 1;
   o.in_channels = 1;
   o.dtype = DType::Float64;
+  o.sn_iterate_in_eval = false;  // eval: σ from the stored u, v, so every forward sees the same weights
   Generator gen(seed);
   auto net = nn::make_drl_model("net_res_temb2_small", o, gen);
-  net->eval();  // σ from the stored u, v: every forward sees the same weights
+  net->eval();
   return net;
 }
 

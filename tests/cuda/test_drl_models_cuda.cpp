@@ -38,7 +38,9 @@ TEST(DrlModelsCuda, NetResTemb2SmallMatchesPyTorch) {
   EBM_REQUIRE_CUDA();
   for (const char* mode : {"eval", "train"}) {
     Generator gen(1);
-    auto net = nn::make_drl_model("net_res_temb2_small", {}, gen);
+    nn::DrlModelOptions o;
+    o.sn_iterate_in_eval = false;  // the replica's (PyTorch's) eval: σ from the stored u, v
+    auto net = nn::make_drl_model("net_res_temb2_small", o, gen);
     test::run_golden_case(*net, "drl_net_res_temb2_small", mode, Device::cuda(), drl_call(*net));
   }
 }

@@ -40,7 +40,8 @@ void DrlConfig::declare(Flags& f) {
   f.add("ema_sync_every", &ema_sync_every, "copy the EMA into the sampling network every N iterations (official 5000)");
   declare_run_flags(f);
   f.add("grid-samples", &grid_samples, "images in the in-training sample grids");
-  f.add("loss-bound", &loss_bound, "stop as diverged when the loss is NaN/inf or below -loss-bound");
+  f.add("loss-bound", &loss_bound, "stop as diverged when the loss is NaN/inf or |loss| exceeds this "
+        "(the PyTorch port's 1000; the official code stops below -1e6)");
   f.add("sample-batch", &sample_batch, "sampling mode: images per batch");
   f.add("sample-noise-scale", &sample_noise_scale, "sampling mode: Langevin noise multiplier (official evaluation 0.99)");
   f.add_choice("sample-from", &sample_from, {"ema", "synced", "model"},

@@ -50,7 +50,9 @@ struct DrlConfig : RunOptions {
   int64_t ema_sync_every = 5000;   // copy the EMA into the sampling network every N iterations
   // run (device, out, exp, resume, iters, seed, cadence, limit, sample, num_samples: RunOptions)
   int64_t grid_samples = 64;       // images in the in-training sample grids
-  double loss_bound = 1e6;         // divergence: loss NaN/inf or < -loss_bound (official)
+  // Divergence: loss NaN/inf or |loss| > loss_bound (the PyTorch port's rule; the official code
+  // stops only below -1e6, by which time a run's recent checkpoints are long spoiled).
+  double loss_bound = 1000;
   // sampling mode
   int64_t sample_batch = 256;      // images per progressive-sampling batch (fid_n_batch)
   double sample_noise_scale = 0.99;  // λ for sampling mode (the official evaluation's)

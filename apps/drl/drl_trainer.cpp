@@ -235,9 +235,9 @@ DrlOutcome train_drl(DrlConfig cfg) {
     Tensor y_neg = r.ladder->langevin(x_next, t, f, r.langevin_gen);
     samplers::DrlLoss loss = r.ladder->recovery_loss(f, x_t, y_neg, t);
     const double loss_value = loss.loss.item();
-    if (!std::isfinite(loss_value) || loss_value < -cfg.loss_bound)
+    if (!std::isfinite(loss_value) || std::fabs(loss_value) > cfg.loss_bound)
       return loop.diverge(out, step,
-                          "loss " + std::to_string(loss_value) + " (NaN/inf or below -" + std::to_string(cfg.loss_bound) +
+                          "loss " + std::to_string(loss_value) + " (NaN/inf or |loss| above " + std::to_string(cfg.loss_bound) +
                               ", --loss-bound), mean f+ " + std::to_string(loss.f_pos) + ", mean f- " +
                               std::to_string(loss.f_neg),
                           "resume it with a lower --lr or --mcmc_step_size_b_square, or another --seed.");

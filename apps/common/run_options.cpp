@@ -1,6 +1,8 @@
 // The flags every training app shares (see run_options.h).
 #include "apps/common/run_options.h"
 
+#include <utility>
+
 #include "core/device_hooks.h"
 #include "core/tensor.h"
 
@@ -41,6 +43,19 @@ void RunOptions::finalize_run_flags(const Flags& f, const std::string& program) 
   } catch (const Error& e) {
     fail(std::string("--device: ") + e.what());
   }
+}
+
+void RunOptions::cadence_to_json(json::Value& v) const {
+  v.set("log_every", log_every);
+  v.set("sample_every", sample_every);
+  v.set("ckpt_every", ckpt_every);
+}
+
+void RunOptions::cadence_from_json(const json::Value& v) {
+  for (auto [key, field] : {std::pair<const char*, int64_t*>{"log_every", &log_every},
+                            {"sample_every", &sample_every},
+                            {"ckpt_every", &ckpt_every}})
+    if (const json::Value* x = v.find(key)) *field = x->as_int();
 }
 
 }  // namespace ebm::app

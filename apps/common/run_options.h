@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "apps/common/flags.h"
+#include "core/io/json.h"
 
 namespace ebm::app {
 
@@ -43,6 +44,10 @@ struct RunOptions {
   // Checks (UsageError "<program>: ..." naming the flags) and derived values: --out becomes
   // --resume's directory, --device auto becomes cuda when a GPU is present (else cpu).
   void finalize_run_flags(const Flags& flags, const std::string& program);
+  // The cadence (log_every, sample_every, ckpt_every) in an app's config JSON, so that --resume
+  // keeps the run's own unless the command gives new ones; absent keys (older runs) leave them.
+  void cadence_to_json(json::Value& v) const;
+  void cadence_from_json(const json::Value& v);
 };
 
 }  // namespace ebm::app

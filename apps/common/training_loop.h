@@ -33,7 +33,8 @@ json::Value resume_settings(const std::string& program, const json::Value& saved
 
 // --resume: loads the checkpoint (its path into *path) and replaces cfg's settings by the run's
 // own (Config::from_json of resume_settings), keeping this command's --iters, the flags it gives,
-// and everything from_json leaves alone (device, logging, run directory).
+// and everything from_json leaves alone (device, run directory); the cadence of logs, grids and
+// checkpoints is the run's (RunOptions::cadence_from_json) unless given.
 template <class Config>
 nn::Checkpoint load_resume_checkpoint(const std::string& program, Config& cfg, std::string* path) {
   *path = resume_checkpoint_path(program, cfg.out_dir(), cfg.resume_iter);

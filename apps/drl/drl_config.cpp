@@ -123,6 +123,7 @@ json::Value DrlConfig::to_json() const {
   v.set("seed", seed);
   v.set("iters", iters);
   v.set("limit", limit);
+  cadence_to_json(v);
   return v;
 }
 
@@ -155,6 +156,7 @@ void DrlConfig::from_json(const json::Value& v) {
   ema_sync_every = v.at("ema_sync_every").as_int();
   seed = v.at("seed").as_int();
   limit = v.at("limit").as_int();
+  cadence_from_json(v);
 }
 
 }  // namespace ebm::app

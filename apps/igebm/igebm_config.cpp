@@ -87,6 +87,7 @@ json::Value IgebmConfig::to_json() const {
   v.set("seed", seed);
   v.set("iters", iters);
   v.set("limit", limit);
+  cadence_to_json(v);
   v.set("cuda_graph", cuda_graph);
   return v;
 }
@@ -115,6 +116,7 @@ void IgebmConfig::from_json(const json::Value& v) {
   adam_clip = v.at("adam_clip").as_string();
   seed = v.at("seed").as_int();
   limit = v.at("limit").as_int();
+  cadence_from_json(v);
   if (const json::Value* g = v.find("cuda_graph")) cuda_graph = g->as_bool();  // absent in older runs
 }
 

@@ -206,6 +206,27 @@ TEST(DrlApp, DivergenceStopsWithoutTouchingTheLastCheckpoint) {
   fs::remove_all(out);
 }
 
+// --resume keeps the run's cadence (log, grids, checkpoints) unless the command gives its own: a
+// run checkpointing every 3 steps, resumed by a command with other defaults, still writes step 6.
+TEST(DrlApp, ResumeKeepsTheRunsCadence) {
+  const std::string out = temp_run("cadence");
+  DrlConfig c = tiny(out);
+  c.iters = 3;
+  train_drl(c);
+  DrlConfig r = tiny(out);
+  r.resume = out;
+  r.iters = 9;
+  r.ckpt_every = 5000;  // this command's defaults, not given on its command line
+  r.sample_every = 5000;
+  train_drl(r);
+  EXPECT_TRUE(fs::exists(out + "/checkpoints/step_0000006.safetensors"));
+  EXPECT_TRUE(fs::exists(out + "/samples/step_0000006.png"));
+  const json::Value saved = json::parse(std::string(std::istreambuf_iterator<char>(std::ifstream(out + "/config.json").rdbuf()), {}));
+  EXPECT_EQ(saved.at("ckpt_every").as_int(), 3);
+  EXPECT_EQ(saved.at("sample_every").as_int(), 3);
+  fs::remove_all(out);
+}
+
 // Ctrl-C (SIGINT) during step 1: the step finishes, grids and a checkpoint are written, and the
 // run continues from there with --resume (here with another --lr, which replaces the saved one).
 TEST(DrlApp, CtrlCCheckpointsAndResumes) {
